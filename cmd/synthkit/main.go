@@ -1,0 +1,27 @@
+// Command synthkit turns a local Ollama into a synthetic-data factory for
+// LLM post-training: instructions (SFT), preferences and critiques, written
+// as Parquet with a Hugging Face dataset card.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if ctx.Err() != nil && code != 0 {
+		fmt.Fprintln(os.Stderr, "synthkit: interrupted; completed work is kept, run the same command again to resume")
+		code = exitInterrupted
+	}
+	stop()
+	os.Exit(code)
+}

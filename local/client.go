@@ -1,0 +1,398 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ollama/ollama/api"
+)
+
+// DefaultHost is where Ollama listens unless OLLAMA_HOST says otherwise.
+const DefaultHost = "http://127.0.0.1:11434"
+
+// hostState is one Ollama server and its share of the concurrency.
+type hostState struct {
+	url string
+	api *api.Client
+
+	// Guarded by scheduler.mu.
+	limit     int
+	inflight  int
+	downUntil time.Time
+	tuner     *autoTuner
+
+	versionMu sync.Mutex
+	version   string
+}
+
+// Client talks to one or more Ollama servers. Requests are spread over the
+// hosts by a scheduler with bounded, continuous concurrency per host and
+// retries for transient failures. Client implements [Model].
+type Client struct {
+	hosts []*hostState
+	sched *scheduler
+	stats Stats
+
+	// EmbedBatch is how many inputs go into one /api/embed request.
+	EmbedBatch int
+}
+
+var _ Model = (*Client)(nil)
+
+// Stats counts what a [Client] did. Read it with [Client.Stats].
+type Stats struct {
+	Requests     atomic.Int64
+	Retries      atomic.Int64
+	Failures     atomic.Int64
+	PromptTokens atomic.Int64
+	OutputTokens atomic.Int64
+	InFlight     atomic.Int64
+	PeakInFlight atomic.Int64
+}
+
+func (s *Stats) addRetry()   { s.Retries.Add(1) }
+func (s *Stats) addFailure() { s.Failures.Add(1) }
+
+func (s *Stats) begin() {
+	n := s.InFlight.Add(1)
+	for {
+		p := s.PeakInFlight.Load()
+		if n <= p || s.PeakInFlight.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// StatsSnapshot is a plain copy of [Stats].
+type StatsSnapshot struct {
+	Requests, Retries, Failures, PromptTokens, OutputTokens, PeakInFlight int64
+}
+
+// ParseHosts turns "HOST[,HOST…]" into base URLs. An empty list means
+// $OLLAMA_HOST, then [DefaultHost]. A host without a port gets Ollama's
+// 11434 unless a scheme was given.
+func ParseHosts(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		list = os.Getenv("OLLAMA_HOST")
+	}
+	if strings.TrimSpace(list) == "" {
+		return []string{DefaultHost}, nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := normalizeHost(raw)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no Ollama host in %q", list)
+	}
+	return out, nil
+}
+
+func normalizeHost(raw string) (string, error) {
+	hadScheme := strings.Contains(raw, "://")
+	if !hadScheme {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("bad Ollama host %q: want host:port or http://host:port", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("bad Ollama host %q: scheme must be http or https", raw)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	if port == "" && !hadScheme {
+		port = "11434"
+	}
+	if port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	} else {
+		u.Host = host
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// NewClient makes a client for the given base URLs (see [ParseHosts]).
+// httpClient may be nil; it must not set a timeout (deadlines come from
+// the scheduler and ctx).
+func NewClient(hosts []string, opts SchedulerOptions, httpClient *http.Client) (*Client, error) {
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("no Ollama host given")
+	}
+	if httpClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep enough idle connections for the highest concurrency.
+		tr.MaxIdleConnsPerHost = 64
+		httpClient = &http.Client{Transport: tr}
+	}
+	c := &Client{EmbedBatch: 64}
+	for _, h := range hosts {
+		u, err := url.Parse(h)
+		if err != nil {
+			return nil, fmt.Errorf("bad Ollama host %q: %w", h, err)
+		}
+		c.hosts = append(c.hosts, &hostState{url: h, api: api.NewClient(u, httpClient)})
+	}
+	c.sched = newScheduler(c.hosts, opts)
+	return c, nil
+}
+
+// Hosts lists the base URLs the client uses.
+func (c *Client) Hosts() []string {
+	out := make([]string, len(c.hosts))
+	for i, h := range c.hosts {
+		out[i] = h.url
+	}
+	return out
+}
+
+// Capacity is the most requests that can be in flight at once over all
+// hosts; run that many workers to keep every slot busy.
+func (c *Client) Capacity() int { return c.sched.capacity() }
+
+// Concurrency reports each host's current limit (auto concurrency moves it).
+func (c *Client) Concurrency() map[string]int {
+	c.sched.mu.Lock()
+	defer c.sched.mu.Unlock()
+	out := map[string]int{}
+	for _, h := range c.hosts {
+		out[h.url] = h.limit
+	}
+	return out
+}
+
+// Stats returns a snapshot of the request counters.
+func (c *Client) Stats() StatsSnapshot {
+	return StatsSnapshot{
+		Requests:     c.stats.Requests.Load(),
+		Retries:      c.stats.Retries.Load(),
+		Failures:     c.stats.Failures.Load(),
+		PromptTokens: c.stats.PromptTokens.Load(),
+		OutputTokens: c.stats.OutputTokens.Load(),
+		PeakInFlight: c.stats.PeakInFlight.Load(),
+	}
+}
+
+func buildOptions(opts map[string]any, seed *int64) map[string]any {
+	out := make(map[string]any, len(opts)+1)
+	for k, v := range opts {
+		out[k] = v
+	}
+	if seed != nil {
+		out["seed"] = *seed
+	}
+	return out
+}
+
+// checkContext refuses a prompt that clearly cannot fit num_ctx. Ollama
+// would silently cut it; a cut prompt makes garbage data. Only runs when
+// num_ctx is set explicitly (synthkit always sets it), and uses a cautious
+// 4 bytes per token so it never refuses a prompt that fits.
+func checkContext(model string, opts map[string]any, promptBytes int) error {
+	n, ok := opts["num_ctx"]
+	if !ok {
+		return nil
+	}
+	var numCtx int
+	switch v := n.(type) {
+	case int:
+		numCtx = v
+	case int64:
+		numCtx = int(v)
+	case float64:
+		numCtx = int(v)
+	}
+	if numCtx > 0 && promptBytes/4 > numCtx {
+		return &ContextOverflowError{Model: model, PromptTokens: promptBytes / 4, NumCtx: numCtx}
+	}
+	return nil
+}
+
+func formatOf(schema json.RawMessage) json.RawMessage {
+	if len(schema) == 0 {
+		return nil
+	}
+	return schema
+}
+
+// Chat sends one chat request (not streamed) through the scheduler.
+func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) {
+	size := 0
+	msgs := make([]api.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
+		size += len(m.Content)
+	}
+	if err := checkContext(req.Model, req.Options, size); err != nil {
+		return nil, err
+	}
+	stream := false
+	areq := &api.ChatRequest{
+		Model:    req.Model,
+		Messages: msgs,
+		Stream:   &stream,
+		Format:   formatOf(req.Schema),
+		Options:  buildOptions(req.Options, req.Seed),
+	}
+	var out *Response
+	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
+		start := time.Now()
+		var last api.ChatResponse
+		var content strings.Builder
+		err := h.api.Chat(ctx, areq, func(r api.ChatResponse) error {
+			content.WriteString(r.Message.Content)
+			last = r
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
+			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url}
+		return last.EvalCount, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chat with %s: %w", req.Model, err)
+	}
+	c.count(out)
+	return out, nil
+}
+
+// Generate sends one generate request (not streamed) through the scheduler.
+func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response, error) {
+	if err := checkContext(req.Model, req.Options, len(req.Prompt)); err != nil {
+		return nil, err
+	}
+	stream := false
+	areq := &api.GenerateRequest{
+		Model:   req.Model,
+		Prompt:  req.Prompt,
+		Raw:     req.Raw,
+		Stream:  &stream,
+		Format:  formatOf(req.Schema),
+		Options: buildOptions(req.Options, req.Seed),
+	}
+	var out *Response
+	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
+		start := time.Now()
+		var last api.GenerateResponse
+		var content strings.Builder
+		err := h.api.Generate(ctx, areq, func(r api.GenerateResponse) error {
+			content.WriteString(r.Response)
+			last = r
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
+			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url}
+		return last.EvalCount, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generate with %s: %w", req.Model, err)
+	}
+	c.count(out)
+	return out, nil
+}
+
+// Embed embeds inputs in batches of [Client.EmbedBatch]; every vector is
+// checked for the common size and unit length (re-normalized if a server
+// returns raw vectors).
+func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
+	batch := c.EmbedBatch
+	if batch <= 0 {
+		batch = 64
+	}
+	out := make([][]float32, 0, len(inputs))
+	for start := 0; start < len(inputs); start += batch {
+		part := inputs[start:min(start+batch, len(inputs))]
+		var vecs [][]float32
+		err := c.run(ctx, model, func(ctx context.Context, h *hostState) (int, error) {
+			r, err := h.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: part})
+			if err != nil {
+				return 0, err
+			}
+			vecs = r.Embeddings
+			c.stats.PromptTokens.Add(int64(r.PromptEvalCount))
+			return 0, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)
+		}
+		if len(vecs) != len(part) {
+			return nil, fmt.Errorf("embed with %s: server returned %d vectors for %d texts", model, len(vecs), len(part))
+		}
+		for i, v := range vecs {
+			if err := normalize(v); err != nil {
+				return nil, fmt.Errorf("embed text %d with %s: %w", start+i, model, err)
+			}
+			if len(out) > 0 && len(v) != len(out[0]) {
+				return nil, fmt.Errorf("embed with %s: vector sizes differ (%d and %d)", model, len(out[0]), len(v))
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// normalize scales v to unit length in place.
+func normalize(v []float32) error {
+	if len(v) == 0 {
+		return fmt.Errorf("empty embedding")
+	}
+	var sum float64
+	for _, x := range v {
+		sum += float64(x) * float64(x)
+	}
+	if sum == 0 || math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return fmt.Errorf("embedding has no direction (norm %v)", math.Sqrt(sum))
+	}
+	if math.Abs(sum-1) < 1e-5 {
+		return nil
+	}
+	inv := float32(1 / math.Sqrt(sum))
+	for i := range v {
+		v[i] *= inv
+	}
+	return nil
+}
+
+func (c *Client) run(ctx context.Context, model string, fn attemptFunc) error {
+	c.stats.Requests.Add(1)
+	return c.sched.do(ctx, model, &c.stats, func(ctx context.Context, h *hostState) (int, error) {
+		c.stats.begin()
+		defer c.stats.InFlight.Add(-1)
+		return fn(ctx, h)
+	})
+}
+
+func (c *Client) count(r *Response) {
+	c.stats.PromptTokens.Add(int64(r.PromptTokens))
+	c.stats.OutputTokens.Add(int64(r.OutputTokens))
+}

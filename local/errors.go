@@ -1,0 +1,124 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/ollama/ollama/api"
+)
+
+// NoServerError says that no Ollama answered at Host.
+type NoServerError struct {
+	Host string
+	Err  error
+}
+
+func (e *NoServerError) Error() string {
+	return fmt.Sprintf("no Ollama at %s: start it with `ollama serve`, or install it (https://ollama.com/download)", e.Host)
+}
+
+func (e *NoServerError) Unwrap() error { return e.Err }
+
+// ModelMissingError says that a model is not present on a server.
+type ModelMissingError struct {
+	Model string
+	Host  string
+}
+
+func (e *ModelMissingError) Error() string {
+	return fmt.Sprintf("model %q is not pulled on %s: run `synthkit models pull %s` or pass --pull", e.Model, e.Host, e.Model)
+}
+
+// UnknownModelError says the registry has no model of that name.
+type UnknownModelError struct {
+	Model string
+	Msg   string
+}
+
+func (e *UnknownModelError) Error() string {
+	return fmt.Sprintf("model %q does not exist in the registry (%s): check the name at https://ollama.com/library", e.Model, e.Msg)
+}
+
+// ContextOverflowError says a prompt did not fit the model's context window.
+type ContextOverflowError struct {
+	Model        string
+	PromptTokens int
+	NumCtx       int
+}
+
+func (e *ContextOverflowError) Error() string {
+	return fmt.Sprintf("prompt of %d tokens fills the context of %s (num_ctx %d): shorten the prompt or raise num_ctx with --num-ctx",
+		e.PromptTokens, e.Model, e.NumCtx)
+}
+
+// OutOfMemoryError says the server could not load a model.
+type OutOfMemoryError struct {
+	Model string
+	Msg   string
+}
+
+func (e *OutOfMemoryError) Error() string {
+	return fmt.Sprintf("the server is out of memory loading %s (%s): use a smaller or more quantized model, lower --concurrency, or free memory", e.Model, e.Msg)
+}
+
+// classify turns a raw client error into a typed error where it can and
+// reports whether retrying the request may succeed.
+func classify(err error, model, host string) (error, bool) {
+	if err == nil {
+		return nil, false
+	}
+	if errors.Is(err, context.Canceled) {
+		return err, false
+	}
+	msg := err.Error()
+	lower := strings.ToLower(msg)
+	var se api.StatusError
+	status := 0
+	if errors.As(err, &se) {
+		status = se.StatusCode
+		lower = strings.ToLower(se.ErrorMessage + " " + se.Status)
+	}
+	switch {
+	case strings.Contains(lower, "not found") && strings.Contains(lower, "model"):
+		return &ModelMissingError{Model: model, Host: host}, false
+	case strings.Contains(lower, "more system memory") || strings.Contains(lower, "out of memory") ||
+		strings.Contains(lower, "insufficient memory") || strings.Contains(lower, "cudamalloc failed"):
+		return &OutOfMemoryError{Model: model, Msg: firstLine(msg)}, false
+	case strings.Contains(lower, "exceeds the context") || strings.Contains(lower, "input length exceeds"):
+		return &ContextOverflowError{Model: model}, false
+	}
+	if status != 0 {
+		// 429 and 5xx are the server being busy or restarting.
+		return err, status == http.StatusTooManyRequests || status >= 500
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return err, true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return err, true
+	}
+	// Errors that arrive inside a stream lose their status code; these texts
+	// are what a restarting or overloaded server says.
+	for _, s := range []string{"server busy", "connection refused", "connection reset", "eof",
+		"llama runner process has terminated", "timed out", "unexpected server status", "try again"} {
+		if strings.Contains(lower, s) {
+			return err, true
+		}
+	}
+	return err, false
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,73 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Message is one chat turn.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// ChatRequest is the request passed to [Model.Chat].
+type ChatRequest struct {
+	// Model is the model name as Ollama knows it, e.g. "qwen2.5:0.5b".
+	Model    string
+	Messages []Message
+	// Schema, when set, is a JSON Schema object the reply must satisfy; the
+	// server turns it into a grammar. Use [ChatStructured] to also validate
+	// the reply and retry with a new seed when it does not parse.
+	Schema json.RawMessage
+	// Options are Ollama runtime options (temperature, top_p, num_predict,
+	// stop, …). Seed is set separately so retries can change it.
+	Options map[string]any
+	// Seed makes sampling reproducible (best effort: parallel requests on one
+	// server are not bit-exact). Nil leaves the server's default.
+	Seed *int64
+}
+
+// GenerateRequest is the request passed to [Model.Generate].
+type GenerateRequest struct {
+	Model  string
+	Prompt string
+	// Raw sends Prompt as is, without the model's chat template (Magpie).
+	Raw     bool
+	Schema  json.RawMessage
+	Options map[string]any
+	Seed    *int64
+}
+
+// Response is what [Model.Chat] and [Model.Generate] return.
+type Response struct {
+	// Content is the generated text.
+	Content string
+	// Model is the model that answered, as the server reported it.
+	Model string
+	// DoneReason is "stop" when the model ended the text itself and "length"
+	// when it hit num_predict (usually a truncated answer).
+	DoneReason   string
+	PromptTokens int
+	OutputTokens int
+	// Duration is the wall time of the request as the client saw it.
+	Duration time.Duration
+	// Host is the server that answered (empty for non-HTTP models).
+	Host string
+}
+
+// Truncated reports whether generation stopped at the token limit.
+func (r *Response) Truncated() bool { return r.DoneReason == "length" }
+
+// Model is what generation methods need from a language model. [Client]
+// implements it against Ollama; tests implement it with scripted replies.
+type Model interface {
+	Chat(ctx context.Context, req *ChatRequest) (*Response, error)
+	Generate(ctx context.Context, req *GenerateRequest) (*Response, error)
+	// Embed returns one unit-length vector per input.
+	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
+}
+
+// Int64 returns a pointer to v, for optional fields such as Seed.
+func Int64(v int64) *int64 { return &v }

@@ -1,0 +1,199 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ollama/ollama/api"
+)
+
+// ModelInfo is what synthkit records about a model for provenance.
+type ModelInfo struct {
+	Name          string   `json:"name"`
+	Digest        string   `json:"digest"`
+	Family        string   `json:"family,omitempty"`
+	ParameterSize string   `json:"parameter_size,omitempty"`
+	Quantization  string   `json:"quantization,omitempty"`
+	ContextLength int      `json:"context_length,omitempty"`
+	Size          int64    `json:"size,omitempty"`
+	Capabilities  []string `json:"capabilities,omitempty"`
+	// Template is the model's prompt template (Magpie needs it); not
+	// written to provenance, its hash is.
+	Template string `json:"-"`
+}
+
+// CanonicalName adds the ":latest" tag Ollama assumes for a bare name.
+func CanonicalName(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return name
+	}
+	last := name[strings.LastIndex(name, "/")+1:]
+	if !strings.Contains(last, ":") {
+		return name + ":latest"
+	}
+	return name
+}
+
+// ListModels lists the models on the first host, sorted by name.
+func (c *Client) ListModels(ctx context.Context) ([]ModelInfo, error) {
+	return c.listOn(ctx, c.hosts[0])
+}
+
+func (c *Client) listOn(ctx context.Context, h *hostState) ([]ModelInfo, error) {
+	r, err := h.api.List(ctx)
+	if err != nil {
+		return nil, hostErr(h, err)
+	}
+	out := make([]ModelInfo, 0, len(r.Models))
+	for _, m := range r.Models {
+		out = append(out, ModelInfo{Name: m.Name, Digest: m.Digest, Family: m.Details.Family,
+			ParameterSize: m.Details.ParameterSize, Quantization: m.Details.QuantizationLevel, Size: m.Size})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// hostErr turns "nothing listens there" into a [NoServerError].
+func hostErr(h *hostState, err error) error {
+	if _, transient := classify(err, "", h.url); transient && !isStatus(err) {
+		return &NoServerError{Host: h.url, Err: err}
+	}
+	return fmt.Errorf("ollama at %s: %w", h.url, err)
+}
+
+func isStatus(err error) bool {
+	var se api.StatusError
+	return errors.As(err, &se)
+}
+
+// Inspect returns a model's provenance details. Every host must hold the
+// same digest: a dataset is tied to one exact model version.
+func (c *Client) Inspect(ctx context.Context, name string) (ModelInfo, error) {
+	name = CanonicalName(name)
+	var info ModelInfo
+	for i, h := range c.hosts {
+		got, err := c.inspectOn(ctx, h, name)
+		if err != nil {
+			return ModelInfo{}, err
+		}
+		if i == 0 {
+			info = got
+			continue
+		}
+		if got.Digest != info.Digest {
+			return ModelInfo{}, fmt.Errorf("model %s differs between hosts: %s has digest %s, %s has %s; pull the same version everywhere",
+				name, c.hosts[0].url, shortDigest(info.Digest), h.url, shortDigest(got.Digest))
+		}
+	}
+	return info, nil
+}
+
+func (c *Client) inspectOn(ctx context.Context, h *hostState, name string) (ModelInfo, error) {
+	models, err := c.listOn(ctx, h)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	var info ModelInfo
+	found := false
+	for _, m := range models {
+		if m.Name == name {
+			info, found = m, true
+			break
+		}
+	}
+	if !found {
+		return ModelInfo{}, &ModelMissingError{Model: name, Host: h.url}
+	}
+	show, err := h.api.Show(ctx, &api.ShowRequest{Model: name})
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("show %s on %s: %w", name, h.url, err)
+	}
+	info.Template = show.Template
+	for _, cp := range show.Capabilities {
+		info.Capabilities = append(info.Capabilities, string(cp))
+	}
+	if arch, ok := show.ModelInfo["general.architecture"].(string); ok {
+		if n, ok := show.ModelInfo[arch+".context_length"].(float64); ok {
+			info.ContextLength = int(n)
+		}
+	}
+	if info.Family == "" {
+		info.Family = show.Details.Family
+	}
+	return info, nil
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+// PullProgress is one progress report of [Client.Pull].
+type PullProgress struct {
+	Host      string
+	Status    string
+	Digest    string
+	Total     int64
+	Completed int64
+}
+
+// Pull pulls a model onto every host, reporting progress to fn (may be nil).
+func (c *Client) Pull(ctx context.Context, name string, fn func(PullProgress)) error {
+	name = CanonicalName(name)
+	for _, h := range c.hosts {
+		err := h.api.Pull(ctx, &api.PullRequest{Model: name}, func(p api.ProgressResponse) error {
+			if fn != nil {
+				fn(PullProgress{Host: h.url, Status: p.Status, Digest: p.Digest, Total: p.Total, Completed: p.Completed})
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			msg := strings.ToLower(err.Error())
+			if strings.Contains(msg, "file does not exist") || strings.Contains(msg, "not found") ||
+				strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "invalid model name") {
+				return &UnknownModelError{Model: name, Msg: firstLine(err.Error())}
+			}
+			return fmt.Errorf("pull %s on %s: %w", name, h.url, hostErrIfDown(h, err))
+		}
+	}
+	return nil
+}
+
+func hostErrIfDown(h *hostState, err error) error {
+	if _, transient := classify(err, "", h.url); transient && !isStatus(err) {
+		return &NoServerError{Host: h.url, Err: err}
+	}
+	return err
+}
+
+// EnsureModels makes sure every named model is on every host, pulling the
+// missing ones when pull is true, and returns their provenance details in
+// the order given.
+func (c *Client) EnsureModels(ctx context.Context, names []string, pull bool, progress func(PullProgress)) ([]ModelInfo, error) {
+	out := make([]ModelInfo, 0, len(names))
+	for _, n := range names {
+		info, err := c.Inspect(ctx, n)
+		var missing *ModelMissingError
+		if errors.As(err, &missing) && pull {
+			if err := c.Pull(ctx, n, progress); err != nil {
+				return nil, err
+			}
+			info, err = c.Inspect(ctx, n)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
