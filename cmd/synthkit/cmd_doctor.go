@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
-
 )
 
 func doctorCommand() *command {
@@ -132,4 +131,3 @@ func freeDisk(dir string) (int64, bool) {
 	}
 	return int64(st.Bavail) * int64(st.Bsize), true
 }
-

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
-
 )
 
 func modelsCommand() *command {
@@ -136,4 +135,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
