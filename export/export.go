@@ -1,0 +1,379 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+)
+
+// ExportOptions configures [Export]. The zero value gives the defaults.
+type ExportOptions struct {
+	// License is the dataset's own license id in the card; default
+	// "apache-2.0". The generating models' terms apply on top of it, which
+	// the card says.
+	License string
+	// PrettyName is the card title; default the run directory's name.
+	PrettyName string
+	// Language lists ISO 639-1 codes for the card; empty leaves them out.
+	Language []string
+	// DefaultConfig is the config stored under data/ and marked default;
+	// default the first of sft, preferences, critiques, ratings with rows.
+	DefaultConfig string
+	// Version goes into each file's created_by; default the run's
+	// synthkit version.
+	Version string
+	// MaxRowGroupBytes bounds a row group (uncompressed estimate); default
+	// 100 MB, what `datasets` and the Dataset Viewer expect.
+	MaxRowGroupBytes int64
+	// MaxShardBytes bounds a file (uncompressed estimate); default 500 MB,
+	// the `datasets` shard size.
+	MaxShardBytes int64
+	// Progress, when set, is called as units are written.
+	Progress func(config string, done, total int64)
+}
+
+const (
+	defaultLicense          = "apache-2.0"
+	defaultMaxRowGroupBytes = 100 << 20
+	defaultMaxShardBytes    = 500 << 20
+	stagingDir              = ".export.tmp"
+	defaultDataDir          = "data"
+)
+
+func (o ExportOptions) withDefaults(dir string, m *Manifest) ExportOptions {
+	if o.License == "" {
+		o.License = defaultLicense
+	}
+	if o.PrettyName == "" {
+		o.PrettyName = filepath.Base(dir)
+	}
+	if o.Version == "" {
+		o.Version = m.Version
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.MaxRowGroupBytes <= 0 {
+		o.MaxRowGroupBytes = defaultMaxRowGroupBytes
+	}
+	if o.MaxShardBytes <= 0 {
+		o.MaxShardBytes = defaultMaxShardBytes
+	}
+	return o
+}
+
+// ExportResult describes what Export wrote.
+type ExportResult struct {
+	// Configs in card order: the default config first, then by name.
+	Configs []ConfigResult
+	// Counts are the journal's counts (what the card reports).
+	Counts Counts
+}
+
+// ConfigResult is one exported config.
+type ConfigResult struct {
+	Name    string
+	Default bool
+	// Dir is the config's folder relative to the run: "data" for the
+	// default config, else the config name.
+	Dir string
+	// Files are relative to the run directory, in shard order.
+	Files []string
+	Rows  int64
+	// NumBytes is the uncompressed size (Σ row-group sizes); DownloadSize
+	// is the sum of file sizes.
+	NumBytes     int64
+	DownloadSize int64
+
+	features []feature
+	sample   any
+	methods  map[string]bool
+}
+
+// Export projects the journal of the run in dir to Parquet files (one
+// folder per config) and a dataset card, README.md.
+//
+// Rows are written sorted by unit id (bytewise), so the same journal always
+// yields byte-identical files, whatever order workers finished in. Export
+// streams: it keeps an index of about 32 bytes plus the unit id per row,
+// never the rows. Files are written to dir/.export.tmp and renamed into
+// place when complete; shards of a previous export that are no longer part
+// of the dataset are removed. Export never writes to the journal, and can
+// run while a command is still appending (it exports what is durable).
+func Export(dir string, opts ExportOptions) (*ExportResult, error) {
+	dir = filepath.Clean(dir)
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	o := opts.withDefaults(dir, m)
+	jdir := filepath.Join(dir, journalDir)
+	if !dirExists(jdir) {
+		return nil, fmt.Errorf("export %s: no journal/ directory: is this a synthkit run?", dir)
+	}
+
+	staging := filepath.Join(dir, stagingDir)
+	release, err := lockStaging(staging)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	defer release()
+
+	st := newReplayState()
+	sources := map[string]*rowIndex{}
+	_, err = scanJournal(jdir, false, func(pos linePos, h header, line []byte) error {
+		first, err := st.apply(h, line)
+		if err != nil || !first || h.kind != kindRow {
+			return err
+		}
+		for i, c := range h.configs {
+			ix := sources[c]
+			if ix == nil {
+				ix = &rowIndex{}
+				sources[c] = ix
+			}
+			ix.add(h.unit, pos, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	counts := st.snapshot()
+
+	plans, err := planConfigs(sources, o.DefaultConfig)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("export %s: %w (%d rejected)", dir, errNoRows, counts.RejectedTotal())
+	}
+	for _, ix := range sources {
+		ix.sort()
+	}
+
+	res := &ExportResult{Counts: counts}
+	for _, p := range plans {
+		cr, err := p.write(jdir, filepath.Join(staging, p.dir), &o)
+		if err != nil {
+			return nil, fmt.Errorf("export %s: config %s: %w", dir, p.name, err)
+		}
+		res.Configs = append(res.Configs, *cr)
+	}
+
+	card, err := renderCard(m, res, &o)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	if err := publish(dir, staging, res.Configs); err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "README.md"), card); err != nil {
+		return nil, fmt.Errorf("export %s: write dataset card: %w", dir, err)
+	}
+	return res, nil
+}
+
+// configPlan is one config to write: its rows come from a source index
+// (derived configs share the critiques index).
+type configPlan struct {
+	name, dir string
+	isDefault bool
+	ix        *rowIndex
+}
+
+// derived maps a journal config to the extra configs export derives from it.
+var derived = map[string][]string{
+	ConfigCritiques: {ConfigCritiqueSFT, ConfigCritiquePreferences},
+}
+
+var knownConfigs = []string{ConfigSFT, ConfigPreferences, ConfigRatings, ConfigCritiques, ConfigCritiqueSFT, ConfigCritiquePreferences}
+
+func planConfigs(sources map[string]*rowIndex, def string) ([]configPlan, error) {
+	for c := range sources {
+		if _, ok := derived[c]; !ok && !slices.Contains(primaryConfigs, c) {
+			return nil, fmt.Errorf("journal has rows of unknown config %q (written by a newer synthkit?)", c)
+		}
+	}
+	if def == "" {
+		for _, c := range primaryConfigs {
+			if sources[c] != nil {
+				def = c
+				break
+			}
+		}
+	}
+	var plans []configPlan
+	for _, c := range primaryConfigs {
+		ix := sources[c]
+		if ix == nil {
+			continue
+		}
+		plans = append(plans, configPlan{name: c, dir: c, ix: ix})
+		for _, d := range derived[c] {
+			plans = append(plans, configPlan{name: d, dir: d, ix: ix})
+		}
+	}
+	found := false
+	for i := range plans {
+		if plans[i].name == def {
+			plans[i].isDefault, plans[i].dir = true, defaultDataDir
+			found = true
+		}
+	}
+	if !found && len(plans) > 0 {
+		return nil, fmt.Errorf("default config %q has no rows (configs with rows: %s)", def, planNames(plans))
+	}
+	// Card order: default first, then by name (the Hub viewer's order).
+	slices.SortStableFunc(plans, func(a, b configPlan) int {
+		switch {
+		case a.isDefault != b.isDefault:
+			if a.isDefault {
+				return -1
+			}
+			return 1
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return plans, nil
+}
+
+func planNames(plans []configPlan) string {
+	var s string
+	for i, p := range plans {
+		if i > 0 {
+			s += ", "
+		}
+		s += p.name
+	}
+	return s
+}
+
+func (p configPlan) write(jdir, outDir string, o *ExportOptions) (*ConfigResult, error) {
+	total := int64(len(p.ix.ents))
+	var progress func(int64)
+	if o.Progress != nil {
+		progress = func(done int64) { o.Progress(p.name, done, total) }
+	}
+	var out *configOutput
+	var err error
+	switch p.name {
+	case ConfigSFT:
+		out, err = writeConfig(jdir, outDir, p.ix, projectSFT, o, progress)
+	case ConfigPreferences:
+		out, err = writeConfig(jdir, outDir, p.ix, projectPreference, o, progress)
+	case ConfigRatings:
+		out, err = writeConfig(jdir, outDir, p.ix, projectRating, o, progress)
+	case ConfigCritiques:
+		out, err = writeConfig(jdir, outDir, p.ix, projectCritique, o, progress)
+	case ConfigCritiqueSFT:
+		out, err = writeConfig(jdir, outDir, p.ix, projectCritiqueSFT, o, progress)
+	case ConfigCritiquePreferences:
+		out, err = writeConfig(jdir, outDir, p.ix, projectCritiquePreference, o, progress)
+	default:
+		err = fmt.Errorf("no Parquet schema for config %q", p.name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cr := &ConfigResult{Name: p.name, Default: p.isDefault, Dir: p.dir, features: out.features, sample: out.sample, methods: out.methods}
+	// Verify after writing: the footers must add up to the rows written.
+	for _, f := range out.files {
+		rows, nb, size, err := parquetStats(filepath.Join(outDir, f))
+		if err != nil {
+			return nil, err
+		}
+		cr.Files = append(cr.Files, p.dir+"/"+f)
+		cr.Rows += rows
+		cr.NumBytes += nb
+		cr.DownloadSize += size
+	}
+	if cr.Rows != out.rows {
+		return nil, fmt.Errorf("wrote %d rows but the files hold %d", out.rows, cr.Rows)
+	}
+	return cr, nil
+}
+
+var shardPattern = regexp.MustCompile(`^train-[0-9]{5}-of-[0-9]{5}\.parquet$`)
+
+// publish moves the staged shards into place and removes shards of an
+// earlier export that are not part of this one. Only files named like our
+// shards are ever removed.
+func publish(dir, staging string, configs []ConfigResult) error {
+	keep := map[string]bool{}
+	for _, c := range configs {
+		final := filepath.Join(dir, c.Dir)
+		if err := mkdirAll(final); err != nil {
+			return err
+		}
+		for _, f := range c.Files {
+			keep[f] = true
+			if err := os.Rename(filepath.Join(staging, f), filepath.Join(dir, f)); err != nil {
+				return fmt.Errorf("move %s into place: %w", f, diskHint(err))
+			}
+		}
+		if err := syncDir(final); err != nil {
+			return err
+		}
+	}
+	for _, d := range append([]string{defaultDataDir}, knownConfigs...) {
+		ents, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			continue
+		}
+		removed := false
+		for _, e := range ents {
+			rel := d + "/" + e.Name()
+			if !e.IsDir() && shardPattern.MatchString(e.Name()) && !keep[rel] {
+				if err := os.Remove(filepath.Join(dir, rel)); err != nil {
+					return fmt.Errorf("remove stale shard %s: %w", rel, diskHint(err))
+				}
+				removed = true
+			}
+		}
+		if removed {
+			os.Remove(filepath.Join(dir, d)) // only succeeds when now empty
+			if err := syncDir(filepath.Join(dir, d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return syncDir(dir)
+}
+
+// lockStaging creates (or takes over) the staging directory, locks it
+// against a concurrent export, and clears what a crashed export left.
+func lockStaging(staging string) (release func(), err error) {
+	if err := os.Mkdir(staging, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create %s: %w", staging, diskHint(err))
+	}
+	l, err := lockDir(staging)
+	if err != nil {
+		if errors.Is(err, errLocked) {
+			return nil, errors.New("another export of this run is in progress")
+		}
+		return nil, err
+	}
+	ents, err := os.ReadDir(staging)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("read %s: %w", staging, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(staging, e.Name())); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("clear %s: %w", staging, diskHint(err))
+		}
+	}
+	return func() {
+		os.RemoveAll(staging)
+		l.Close()
+	}, nil
+}
