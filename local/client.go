@@ -273,7 +273,8 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 			return 0, err
 		}
 		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
-			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url}
+			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
+			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
 	})
 	if err != nil {
@@ -311,7 +312,8 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 			return 0, err
 		}
 		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
-			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url}
+			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
+			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
 	})
 	if err != nil {

@@ -53,6 +53,9 @@ type Response struct {
 	OutputTokens int
 	// Duration is the wall time of the request as the client saw it.
 	Duration time.Duration
+	// ComputeDuration is the server's prompt evaluation plus generation
+	// time for this request alone (no queueing, no model load).
+	ComputeDuration time.Duration
 	// Host is the server that answered (empty for non-HTTP models).
 	Host string
 }

@@ -159,6 +159,9 @@ func (c *Client) Pull(ctx context.Context, name string, fn func(PullProgress)) e
 				return ctx.Err()
 			}
 			msg := strings.ToLower(err.Error())
+			if strings.Contains(msg, "no such host") || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "i/o timeout") {
+				return fmt.Errorf("pull %s: the Ollama server at %s cannot reach the model registry (offline?): %s", name, h.url, firstLine(err.Error()))
+			}
 			if strings.Contains(msg, "file does not exist") || strings.Contains(msg, "not found") ||
 				strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "invalid model name") {
 				return &UnknownModelError{Model: name, Msg: firstLine(err.Error())}

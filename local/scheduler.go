@@ -230,7 +230,8 @@ func (s *scheduler) do(ctx context.Context, model string, stats *Stats, fn attem
 			return typed
 		}
 		if isConnError(err) {
-			s.markDown(h, s.backoff(attempt+1))
+			// Long enough that the other hosts take the next requests.
+			s.markDown(h, max(s.backoff(attempt+1), 2*time.Second))
 		}
 		lastErr = typed
 	}

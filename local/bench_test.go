@@ -1,0 +1,141 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"synthkit/local"
+	"synthkit/local/ollamatest"
+)
+
+// BenchmarkScheduler drives the tiny model through the scheduler and, in
+// the same run, through a bare load generator that posts the same requests
+// straight to /api/generate. The two alternate in short rounds so machine
+// noise hits both alike. scripts/bench-scheduler.sh turns the metrics into
+// the table in README.
+func BenchmarkScheduler(b *testing.B) {
+	host := ollamatest.Host(b)
+	prompt := "Write a short story about a river."
+	opts := map[string]any{"num_predict": 64, "temperature": 0.8, "num_ctx": 1024}
+	// Warm the model so neither side pays the load.
+	warm, _ := local.NewClient([]string{host}, local.SchedulerOptions{Concurrency: 1}, nil)
+	if _, err := warm.Generate(context.Background(), &local.GenerateRequest{Model: ollamatest.TinyModel, Prompt: prompt, Options: opts}); err != nil {
+		b.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, conc := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
+			c, err := local.NewClient([]string{host}, local.SchedulerOptions{Concurrency: conc}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			viaScheduler := func(i int) (int, error) {
+				r, err := c.Generate(context.Background(), &local.GenerateRequest{Model: ollamatest.TinyModel,
+					Prompt: prompt, Options: opts, Seed: local.Int64(int64(i))})
+				if err != nil {
+					return 0, err
+				}
+				return r.OutputTokens, nil
+			}
+			viaRaw := func(i int) (int, error) { return rawGenerate(hc, host, prompt, opts, i) }
+			var sched, raw throughput
+			round := 4 * conc
+			b.ResetTimer()
+			for done := 0; done < b.N; done += round {
+				n := min(round, b.N-done)
+				// Continuous load: the scheduler gets more callers than
+				// slots, like a method's worker pool; raw gets exactly conc.
+				sched.add(b, drive(conc*2, done, n, viaScheduler))
+				raw.add(b, drive(conc, done, n, viaRaw))
+			}
+			b.StopTimer()
+			b.ReportMetric(sched.rate(), "sched-tok/s")
+			b.ReportMetric(raw.rate(), "raw-tok/s")
+			b.ReportMetric(sched.rate()/raw.rate(), "ratio")
+		})
+	}
+}
+
+type throughput struct {
+	tokens  int64
+	elapsed time.Duration
+}
+
+type roundResult struct {
+	tokens  int64
+	elapsed time.Duration
+	err     error
+}
+
+func (t *throughput) add(b *testing.B, r roundResult) {
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	t.tokens += r.tokens
+	t.elapsed += r.elapsed
+}
+
+func (t *throughput) rate() float64 { return float64(t.tokens) / t.elapsed.Seconds() }
+
+// drive runs requests first..first+n-1 with `workers` goroutines.
+func drive(workers, first, n int, call func(i int) (int, error)) roundResult {
+	var next, tokens atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				got, err := call(first + i)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				tokens.Add(int64(got))
+			}
+		}()
+	}
+	wg.Wait()
+	r := roundResult{tokens: tokens.Load(), elapsed: time.Since(start)}
+	if err, ok := firstErr.Load().(error); ok {
+		r.err = err
+	}
+	return r
+}
+
+func rawGenerate(hc *http.Client, host, prompt string, opts map[string]any, seed int) (int, error) {
+	o := map[string]any{"seed": seed}
+	for k, v := range opts {
+		o[k] = v
+	}
+	body, _ := json.Marshal(map[string]any{"model": ollamatest.TinyModel, "prompt": prompt, "stream": false, "options": o})
+	resp, err := hc.Post(host+"/api/generate", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		EvalCount int    `json:"eval_count"`
+		Error     string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, err
+	}
+	if r.Error != "" {
+		return 0, fmt.Errorf("raw generate: %s", r.Error)
+	}
+	return r.EvalCount, nil
+}
