@@ -34,11 +34,13 @@ const (
 	// maxEntryBytes bounds one journal line, so the torn-tail window below
 	// is bounded too.
 	maxEntryBytes = 32 << 20
-	// tornWindow: only the last group commit can be torn (every earlier one
-	// was fsync'd before the next began), and a commit is at most one batch
-	// plus one entry. Damage further from the end is corruption, not a crash.
-	tornWindow = defaultMaxBatchBytes + maxEntryBytes
 )
+
+// tornWindow: only the last group commit can be torn (every earlier one was
+// fsync'd before the next began), and a commit is at most one batch plus
+// one entry. Damage further from the end is corruption, not a crash.
+// A variable so tests can shrink it.
+var tornWindow int64 = defaultMaxBatchBytes + maxEntryBytes
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -95,12 +97,10 @@ func checkLine(line []byte) bool {
 	if !bytes.HasPrefix(suffix, []byte(`,"crc":"`)) {
 		return false
 	}
-	var want [4]byte
-	if _, err := hex.Decode(want[:], suffix[8:16]); err != nil {
-		return false
-	}
 	sum := crc32.Update(crc32.Checksum(line[:n-crcSuffixLen], castagnoli), castagnoli, []byte{'}'})
-	return sum == uint32(want[0])<<24|uint32(want[1])<<16|uint32(want[2])<<8|uint32(want[3])
+	var want [8]byte
+	hex.Encode(want[:], []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	return bytes.Equal(suffix[8:16], want[:])
 }
 
 // linePos locates a journal line for a later read.

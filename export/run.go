@@ -254,6 +254,10 @@ func (r *Run) Add(unit string, p Provenance, rows ...Row) error {
 		if err := row.validate(); err != nil {
 			return fmt.Errorf("couldn't add unit %q: %s row: %w", unit, row.Config(), err)
 		}
+		if slices.Contains(e.Configs, row.Config()) {
+			// One id per row and config: the id column stays a key.
+			return fmt.Errorf("couldn't add unit %q: two %s rows; use one unit per row", unit, row.Config())
+		}
 		e.Configs = append(e.Configs, row.Config())
 	}
 	return r.write(unit, p, e, func() {

@@ -1,0 +1,179 @@
+package export
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEntryRoundTrip(t *testing.T) {
+	seed := int64(-3)
+	tests := []struct {
+		name string
+		e    entryOut
+		want header
+	}{
+		{"row", entryOut{Unit: "u1", Kind: kindRow, Configs: []string{"sft"}, Prov: &Provenance{Seed: &seed}, Rows: []Row{sftFixture(1)}},
+			header{unit: "u1", kind: kindRow, configs: []string{"sft"}}},
+		{"escaped unit", entryOut{Unit: "a\"b\\c/é\t", Kind: kindReject, Reason: "dup", Prov: &Provenance{}},
+			header{unit: "a\"b\\c/é\t", kind: kindReject}},
+		{"two configs", entryOut{Unit: "x", Kind: kindRow, Configs: []string{"ratings", "preferences"}, Prov: &Provenance{}},
+			header{unit: "x", kind: kindRow, configs: []string{"ratings", "preferences"}}},
+		{"state", entryOut{Kind: kindState, Key: "archive", Value: map[string]int{"cells": 3}},
+			header{kind: kindState}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line, err := encodeEntry(&tt.e)
+			ok(t, err)
+			if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
+				t.Fatalf("line is not one newline-terminated line: %q", line)
+			}
+			body := line[:len(line)-1]
+			if !checkLine(body) {
+				t.Fatalf("checkLine rejects a fresh line: %s", body)
+			}
+			h, good := parseHeader(body)
+			if !good || h.unit != tt.want.unit || h.kind != tt.want.kind || strings.Join(h.configs, ",") != strings.Join(tt.want.configs, ",") {
+				t.Fatalf("parseHeader = %+v, %v; want %+v", h, good, tt.want)
+			}
+			if _, err := decodeEntry(body); err != nil {
+				t.Fatalf("line is not valid JSON: %v", err)
+			}
+			// Any single-byte change must be caught.
+			for i := range body {
+				bad := bytes.Clone(body)
+				bad[i] ^= 0x20
+				if checkLine(bad) {
+					t.Fatalf("flipping byte %d went unnoticed", i)
+				}
+			}
+			// Any proper prefix is a torn line.
+			for n := 0; n < len(body); n++ {
+				if checkLine(body[:n]) {
+					t.Fatalf("prefix of %d bytes passes checkLine", n)
+				}
+			}
+		})
+	}
+}
+
+// TestTornTail appends a damaged tail to the last segment and checks that
+// resume drops exactly it, truncates the file, and that appends continue.
+func TestTornTail(t *testing.T) {
+	tests := []struct {
+		name string
+		tail func(whole []byte) []byte // bytes appended after 5 good units
+	}{
+		{"half a line", func(w []byte) []byte { return w[:len(w)/2] }},
+		{"line without newline", func(w []byte) []byte { return w[:len(w)-1] }},
+		{"zeros (power loss)", func(w []byte) []byte { return make([]byte, 4096) }},
+		{"bad crc", func(w []byte) []byte { b := bytes.Clone(w); b[10] ^= 1; return b }},
+		{"garbage then a valid line", func(w []byte) []byte { return append([]byte("{\"unit\":\"x\n"), w...) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			r := mustOpen(t, dir, testManifest(), false)
+			addSFT(t, r, 0, 5)
+			ok(t, r.Close())
+
+			seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+			good, err := os.ReadFile(seg)
+			ok(t, err)
+			whole, err := encodeEntry(&entryOut{Unit: unitID(5), Kind: kindRow, Configs: []string{"sft"}, Prov: &Provenance{}, Rows: []Row{sftFixture(5)}})
+			ok(t, err)
+			tail := tt.tail(whole)
+			ok(t, os.WriteFile(seg, append(bytes.Clone(good), tail...), 0o644))
+
+			r = mustOpen(t, dir, testManifest(), false)
+			if got := r.Repaired(); got.Bytes != int64(len(tail)) || got.File != seg {
+				t.Fatalf("Repaired() = %+v, want %d bytes of %s", got, len(tail), seg)
+			}
+			after, err := os.ReadFile(seg)
+			ok(t, err)
+			if !bytes.Equal(after, good) {
+				t.Fatalf("segment not truncated to its good prefix: %d bytes, want %d", len(after), len(good))
+			}
+			if r.Done(unitID(5)) {
+				t.Fatal("the torn unit counts as done")
+			}
+			for i := range 5 {
+				if !r.Done(unitID(i)) {
+					t.Fatalf("unit %d lost", i)
+				}
+			}
+			addSFT(t, r, 5, 8)
+			ok(t, r.Close())
+			r = mustOpen(t, dir, testManifest(), false)
+			defer r.Close()
+			if got := r.Counts().Accepted; got != 8 {
+				t.Fatalf("accepted = %d after repair and more appends, want 8", got)
+			}
+			if r.Repaired().Bytes != 0 {
+				t.Fatalf("second open found damage again: %+v", r.Repaired())
+			}
+		})
+	}
+}
+
+// TestDamageNotTail: damage far from the end of the last segment, or in
+// an earlier segment, is corruption; resume must refuse, not drop data.
+func TestDamageNotTail(t *testing.T) {
+	t.Run("earlier segment", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "run")
+		r := mustOpen(t, dir, testManifest(), false)
+		addSFT(t, r, 0, 3)
+		ok(t, r.Close())
+		r = mustOpen(t, dir, testManifest(), false) // second segment
+		addSFT(t, r, 3, 6)
+		ok(t, r.Close())
+		seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+		b, err := os.ReadFile(seg)
+		ok(t, err)
+		b[20] ^= 1
+		ok(t, os.WriteFile(seg, b, 0o644))
+		if _, err := OpenRun(dir, testManifest(), false); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("OpenRun = %v, want a damaged-segment error", err)
+		}
+		if _, err := Export(dir, ExportOptions{}); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("Export = %v, want a damaged-segment error", err)
+		}
+	})
+	t.Run("far from the end", func(t *testing.T) {
+		defer func(w int64) { tornWindow = w }(tornWindow)
+		tornWindow = 4 << 10
+		dir := filepath.Join(t.TempDir(), "run")
+		r := mustOpen(t, dir, testManifest(), false)
+		addSFT(t, r, 0, 10)
+		ok(t, r.Close())
+		seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+		b, err := os.ReadFile(seg)
+		ok(t, err)
+		b[20] ^= 1
+		ok(t, os.WriteFile(seg, b, 0o644))
+		if _, err := OpenRun(dir, testManifest(), false); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("OpenRun = %v, want a damaged-segment error", err)
+		}
+	})
+}
+
+func TestSegmentsRoll(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	r := mustOpen(t, dir, testManifest(), false)
+	r.journal.maxSegBytes = 4 << 10
+	addSFT(t, r, 0, 50)
+	ok(t, r.Close())
+	seqs, err := listSegments(filepath.Join(dir, journalDir), journalExt)
+	ok(t, err)
+	if len(seqs) < 5 {
+		t.Fatalf("%d segments, want several at 4 KiB each", len(seqs))
+	}
+	r = mustOpen(t, dir, testManifest(), false)
+	defer r.Close()
+	if got := r.Counts().Accepted; got != 50 {
+		t.Fatalf("accepted = %d after replaying %d segments, want 50", got, len(seqs))
+	}
+}
