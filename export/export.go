@@ -301,6 +301,10 @@ func (p configPlan) write(jdir, outDir string, o *ExportOptions) (*ConfigResult,
 	return cr, nil
 }
 
+// publishHook runs before each rename into place; crash tests slow the
+// publish phase with it to kill a process in the middle of it.
+var publishHook = func(path string) {}
+
 var shardPattern = regexp.MustCompile(`^train-[0-9]{5}-of-[0-9]{5}\.parquet$`)
 
 // publish moves the staged shards into place and removes shards of an
@@ -315,6 +319,7 @@ func publish(dir, staging string, configs []ConfigResult) error {
 		}
 		for _, f := range c.Files {
 			keep[f] = true
+			publishHook(f)
 			if err := os.Rename(filepath.Join(staging, f), filepath.Join(dir, f)); err != nil {
 				return fmt.Errorf("move %s into place: %w", f, diskHint(err))
 			}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -193,6 +194,9 @@ func moveAside(dir string) (string, error) {
 		dst = fmt.Sprintf("%s-%d", base, i)
 	}
 	if err := os.Rename(dir, dst); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			return "", fmt.Errorf("move old run %s aside for --fresh: %w (it is a mount point: empty it yourself or choose another --out)", dir, err)
+		}
 		return "", fmt.Errorf("move old run %s aside for --fresh: %w", dir, diskHint(err))
 	}
 	if err := syncDir(filepath.Dir(dir)); err != nil {
