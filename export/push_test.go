@@ -1,0 +1,446 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const testToken = "hf_testTOKEN0123456789abcdefghijklmnop"
+
+// exportedRun makes a small exported run named tiny-sft.
+func exportedRun(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tiny-sft")
+	r := mustOpen(t, dir, testManifest(), false)
+	addSFT(t, r, 0, 20)
+	ok(t, r.Finish())
+	ok(t, r.Close())
+	_, err := Export(dir, ExportOptions{})
+	ok(t, err)
+	return dir
+}
+
+type exchange struct {
+	Request struct {
+		Method   string            `json:"method"`
+		Host     string            `json:"host"`
+		Path     string            `json:"path"`
+		Query    *string           `json:"query"`
+		Auth     bool              `json:"auth"`
+		Headers  map[string]string `json:"headers"`
+		JSON     json.RawMessage   `json:"json"`
+		NDJSON   []json.RawMessage `json:"ndjson"`
+		BodyFile string            `json:"body_file"`
+	} `json:"request"`
+	Response struct {
+		Status  int               `json:"status"`
+		Headers map[string]string `json:"headers"`
+		JSON    json.RawMessage   `json:"json"`
+	} `json:"response"`
+}
+
+// replayHub serves a recorded exchange on two servers, the Hub and its
+// storage, checking each request against the next recorded one.
+type replayHub struct {
+	t         *testing.T
+	hub, blob *httptest.Server
+	mu        sync.Mutex
+	script    []exchange
+	next      int
+	dir       string
+	failures  []string
+}
+
+var (
+	sizeRe  = regexp.MustCompile(`"\$\{SIZE:([^}]+)\}"`)
+	placeRe = regexp.MustCompile(`\$\{(SHA256|GITOID|SAMPLE|CONTENT):([^}]+)\}`)
+)
+
+func newReplayHub(t *testing.T, script, dir string) *replayHub {
+	t.Helper()
+	h := &replayHub{t: t, dir: dir}
+	h.hub = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve("hub", w, r) }))
+	h.blob = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve("storage", w, r) }))
+	t.Cleanup(h.hub.Close)
+	t.Cleanup(h.blob.Close)
+	raw, err := os.ReadFile(filepath.Join("testdata", "hub", script))
+	ok(t, err)
+	var doc struct {
+		Exchanges []exchange `json:"exchanges"`
+	}
+	ok(t, json.Unmarshal([]byte(h.fill(string(raw))), &doc))
+	h.script = doc.Exchanges
+	return h
+}
+
+// fill substitutes the placeholders from the exported files.
+func (h *replayHub) fill(s string) string {
+	file := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join(h.dir, p))
+		if err != nil {
+			h.t.Fatalf("placeholder file %s: %v", p, err)
+		}
+		return b
+	}
+	s = sizeRe.ReplaceAllStringFunc(s, func(m string) string {
+		return fmt.Sprint(len(file(sizeRe.FindStringSubmatch(m)[1])))
+	})
+	s = placeRe.ReplaceAllStringFunc(s, func(m string) string {
+		sub := placeRe.FindStringSubmatch(m)
+		b := file(sub[2])
+		switch sub[1] {
+		case "SHA256":
+			sum := sha256.Sum256(b)
+			return hex.EncodeToString(sum[:])
+		case "GITOID":
+			sum := sha1.Sum(append([]byte(fmt.Sprintf("blob %d\x00", len(b))), b...))
+			return hex.EncodeToString(sum[:])
+		case "SAMPLE":
+			return base64.StdEncoding.EncodeToString(b[:min(512, len(b))])
+		default:
+			return base64.StdEncoding.EncodeToString(b)
+		}
+	})
+	return strings.NewReplacer("${TOKEN}", testToken, "${HUB}", h.hub.URL, "${STORAGE}", h.blob.URL).Replace(s)
+}
+
+func (h *replayHub) fail(w http.ResponseWriter, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	h.failures = append(h.failures, msg)
+	// 418: not retried, so the mismatch surfaces at once.
+	http.Error(w, msg, http.StatusTeapot)
+}
+
+func (h *replayHub) serve(host string, w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	if h.next >= len(h.script) {
+		h.fail(w, "unexpected request %s %s after the recorded exchange ended", r.Method, r.URL.Path)
+		return
+	}
+	x := h.script[h.next]
+	h.next++
+	want := x.Request
+	if want.Host == "" {
+		want.Host = "hub"
+	}
+	where := fmt.Sprintf("exchange %d (%s %s)", h.next, want.Method, want.Path)
+	if host != want.Host || r.Method != want.Method || r.URL.Path != want.Path {
+		h.fail(w, "%s: got %s %s on %s", where, r.Method, r.URL.Path, host)
+		return
+	}
+	if want.Query != nil {
+		wq, _ := url.ParseQuery(*want.Query)
+		if !reflect.DeepEqual(r.URL.Query(), wq) {
+			h.fail(w, "%s: query %q, want %q", where, r.URL.RawQuery, *want.Query)
+			return
+		}
+	}
+	auth := r.Header.Get("Authorization")
+	if want.Auth && auth != "Bearer "+testToken {
+		h.fail(w, "%s: missing or wrong Authorization", where)
+		return
+	}
+	if !want.Auth && auth != "" {
+		h.fail(w, "%s: token sent where it must not go", where)
+		return
+	}
+	for k, v := range want.Headers {
+		if got := r.Header.Get(k); got != v {
+			h.fail(w, "%s: header %s = %q, want %q", where, k, got, v)
+			return
+		}
+	}
+	switch {
+	case want.JSON != nil:
+		if !sameJSON(body, want.JSON) {
+			h.fail(w, "%s: body\n got  %s\n want %s", where, body, want.JSON)
+			return
+		}
+	case want.NDJSON != nil:
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		if len(lines) != len(want.NDJSON) {
+			h.fail(w, "%s: %d NDJSON lines, want %d:\n%s", where, len(lines), len(want.NDJSON), body)
+			return
+		}
+		for i, l := range lines {
+			if !sameJSON([]byte(l), want.NDJSON[i]) {
+				h.fail(w, "%s: NDJSON line %d\n got  %s\n want %s", where, i, l, want.NDJSON[i])
+				return
+			}
+		}
+	case want.BodyFile != "":
+		b, _ := os.ReadFile(filepath.Join(h.dir, want.BodyFile))
+		if !bytes.Equal(body, b) {
+			h.fail(w, "%s: uploaded %d bytes that differ from %s", where, len(body), want.BodyFile)
+			return
+		}
+	}
+	for k, v := range x.Response.Headers {
+		w.Header().Set(k, v)
+	}
+	if x.Response.JSON != nil {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(x.Response.Status)
+	w.Write(x.Response.JSON)
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func (h *replayHub) check() {
+	h.t.Helper()
+	for _, f := range h.failures {
+		h.t.Error(f)
+	}
+	if h.next != len(h.script) {
+		h.t.Errorf("only %d of %d recorded requests were made", h.next, len(h.script))
+	}
+}
+
+func TestPushRecordedExchange(t *testing.T) {
+	t.Run("new repository", func(t *testing.T) {
+		dir := exportedRun(t)
+		hub := newReplayHub(t, "push_new.json", dir)
+		var progress []string
+		res, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Private: true, Token: testToken,
+			Endpoint: hub.hub.URL, Progress: func(p, s string) { progress = append(progress, p+" "+s) }})
+		hub.check()
+		ok(t, err)
+		if !slices.Equal(res.Uploaded, []string{"README.md", "data/train-00000-of-00001.parquet", "run.json"}) || len(res.Deleted) != 0 {
+			t.Fatalf("result = %+v", res)
+		}
+		if !strings.HasSuffix(res.CommitURL, "/commit/5f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6") {
+			t.Fatalf("commit URL %q", res.CommitURL)
+		}
+		if !slices.Contains(progress, "data/train-00000-of-00001.parquet uploading") {
+			t.Fatalf("progress = %v", progress)
+		}
+		assertNoToken(t, dir)
+	})
+	t.Run("update with stale shards", func(t *testing.T) {
+		dir := exportedRun(t)
+		hub := newReplayHub(t, "push_update.json", dir)
+		res, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Token: testToken, Endpoint: hub.hub.URL, CommitMessage: "Re-export"})
+		hub.check()
+		ok(t, err)
+		if !slices.Equal(res.Uploaded, []string{"README.md"}) ||
+			!slices.Equal(res.Unchanged, []string{"data/train-00000-of-00001.parquet", "run.json"}) ||
+			!slices.Equal(res.Deleted, []string{"data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"}) {
+			t.Fatalf("result = %+v", res)
+		}
+	})
+}
+
+// assertNoToken: the token appears in no file of the run directory.
+func assertNoToken(t *testing.T, dir string) {
+	t.Helper()
+	for rel := range hashTree(t, dir) {
+		b, err := os.ReadFile(filepath.Join(dir, rel))
+		ok(t, err)
+		if bytes.Contains(b, []byte(testToken)) {
+			t.Fatalf("token written to %s", rel)
+		}
+	}
+}
+
+// TestPushMultipart: a large file goes up in parts to the storage URLs the
+// batch answer lists, then the upload is completed with the parts' ETags.
+func TestPushMultipart(t *testing.T) {
+	dir := exportedRun(t)
+	shard := filepath.Join(dir, "data", "train-00000-of-00001.parquet")
+	content, err := os.ReadFile(shard)
+	ok(t, err)
+	const chunk = 1000
+	parts := map[int][]byte{}
+	var completed map[string]any
+	var mu sync.Mutex
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "" {
+			t.Errorf("token sent to storage: %s %s", r.Method, r.URL.Path)
+		}
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/part/"):
+			var n int
+			fmt.Sscanf(r.URL.Path, "/part/%d", &n)
+			parts[n] = b
+			w.Header().Set("ETag", fmt.Sprintf(`"etag-%d"`, n))
+		case r.Method == http.MethodPost && r.URL.Path == "/complete":
+			json.Unmarshal(b, &completed)
+		default:
+			t.Errorf("storage: unexpected %s %s", r.Method, r.URL.Path)
+		}
+	}))
+	defer storage.Close()
+	nparts := (len(content) + chunk - 1) / chunk
+	var committed []string
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+testToken {
+			t.Errorf("hub request without the token: %s", r.URL.Path)
+		}
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/repos/create"):
+		case strings.Contains(r.URL.Path, "/tree/"):
+			w.WriteHeader(http.StatusNotFound)
+		case strings.Contains(r.URL.Path, "/preupload/"):
+			var req struct{ Files []struct{ Path string } }
+			json.Unmarshal(b, &req)
+			var files []map[string]any
+			for _, f := range req.Files {
+				mode := "regular"
+				if strings.HasSuffix(f.Path, ".parquet") {
+					mode = "lfs"
+				}
+				files = append(files, map[string]any{"path": f.Path, "uploadMode": mode})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"files": files})
+		case strings.HasSuffix(r.URL.Path, "/objects/batch"):
+			var req struct{ Objects []struct{ OID string } }
+			json.Unmarshal(b, &req)
+			hdr := map[string]string{"chunk_size": fmt.Sprint(chunk)}
+			for i := 1; i <= nparts; i++ {
+				hdr[fmt.Sprintf("%05d", i)] = fmt.Sprintf("%s/part/%d?sig=x", storage.URL, i)
+			}
+			json.NewEncoder(w).Encode(map[string]any{"transfer": "multipart", "objects": []any{map[string]any{
+				"oid": req.Objects[0].OID, "size": len(content),
+				"actions": map[string]any{"upload": map[string]any{"href": storage.URL + "/complete", "header": hdr}}}}})
+		case strings.Contains(r.URL.Path, "/commit/"):
+			committed = strings.Split(strings.TrimSpace(string(b)), "\n")
+			json.NewEncoder(w).Encode(map[string]string{"commitUrl": "u"})
+		default:
+			t.Errorf("hub: unexpected %s %s", r.Method, r.URL.Path)
+		}
+	}))
+	defer hub.Close()
+
+	_, err = Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Token: testToken, Endpoint: hub.URL})
+	ok(t, err)
+	var joined []byte
+	for i := 1; i <= nparts; i++ {
+		joined = append(joined, parts[i]...)
+	}
+	if len(parts) != nparts || !bytes.Equal(joined, content) {
+		t.Fatalf("got %d parts (want %d), reassembled %d bytes (want %d)", len(parts), nparts, len(joined), len(content))
+	}
+	sum := sha256.Sum256(content)
+	if completed["oid"] != hex.EncodeToString(sum[:]) || len(completed["parts"].([]any)) != nparts {
+		t.Fatalf("completion = %v", completed)
+	}
+	if p := completed["parts"].([]any)[1].(map[string]any); p["partNumber"] != 2.0 || p["etag"] != `"etag-2"` {
+		t.Fatalf("part 2 completion = %v", p)
+	}
+	if len(committed) != 4 || !strings.Contains(committed[2], `"lfsFile"`) {
+		t.Fatalf("commit = %v", committed)
+	}
+}
+
+// TestPushEnvironment: the token comes from HF_TOKEN or the token file,
+// HF_ENDPOINT is honoured, and the token never shows in errors.
+func TestPushEnvironment(t *testing.T) {
+	dir := exportedRun(t)
+	var gotAuth []string
+	var mu sync.Mutex
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("X-Error-Message", "Invalid credentials in Authorization header")
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer hub.Close()
+	t.Setenv("HF_ENDPOINT", hub.URL)
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		file    string // token file content under HF_HOME
+		want    string // token the Hub must see
+		wantErr string
+	}{
+		{"HF_TOKEN", map[string]string{"HF_TOKEN": testToken}, "", testToken, "401"},
+		{"token file", map[string]string{"HF_TOKEN": ""}, testToken + "\n", testToken, "401"},
+		{"none", map[string]string{"HF_TOKEN": ""}, "", "", "no Hugging Face token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HF_HOME", home)
+			t.Setenv("HF_TOKEN_PATH", "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			if tt.file != "" {
+				ok(t, os.WriteFile(filepath.Join(home, "token"), []byte(tt.file), 0o600))
+			}
+			gotAuth = nil
+			_, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Push = %v, want %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Fatal("the error message shows the token")
+			}
+			if tt.want != "" && (len(gotAuth) != 1 || gotAuth[0] != "Bearer "+tt.want) {
+				t.Fatalf("hub saw %v (401 must not be retried)", gotAuth)
+			}
+			if tt.want == "" && len(gotAuth) != 0 {
+				t.Fatal("a request was sent without a token")
+			}
+		})
+	}
+	assertNoToken(t, dir)
+}
+
+func TestPushErrors(t *testing.T) {
+	for _, repo := range []string{"", "alice", "alice/", "/x", "a/b/c"} {
+		if _, err := Push(context.Background(), t.TempDir(), repo, PushOptions{Token: "t"}); err == nil || !strings.Contains(err.Error(), "user/name") {
+			t.Errorf("repo %q: %v", repo, err)
+		}
+	}
+	_, err := Push(context.Background(), t.TempDir(), "a/b", PushOptions{Token: "t", Endpoint: "http://127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "synthkit export") {
+		t.Fatalf("push of an unexported dir: %v", err)
+	}
+}
+
+func TestNextLink(t *testing.T) {
+	for h, want := range map[string]string{
+		`<https://hf.co/api/x?cursor=2>; rel="next"`:                   "https://hf.co/api/x?cursor=2",
+		`<https://hf.co/a>; rel="prev", <https://hf.co/b>; rel="next"`: "https://hf.co/b",
+		``:                              "",
+		`<https://hf.co/a>; rel="prev"`: "",
+	} {
+		if got := nextLink(h); got != want {
+			t.Errorf("nextLink(%q) = %q, want %q", h, got, want)
+		}
+	}
+}
