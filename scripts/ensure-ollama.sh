@@ -44,7 +44,7 @@ if path_bin="$(command -v ollama 2>/dev/null)"; then
 	log "ignoring $path_bin: version '${v:-unknown}' is older than $version or unknown"
 fi
 
-dir="${XDG_CACHE_HOME:-$HOME/.cache}/synthkit/ollama-v$version"
+dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/synthkit/ollama-v$version"
 bin="$dir/ollama"
 if [[ -x "$bin" ]]; then
 	printf '%s\n' "$bin"
@@ -62,9 +62,10 @@ if [[ ! -x "$bin" ]]; then
 	staging="$(mktemp -d "$dir/.build.XXXXXX")"
 	trap 'rm -rf "$staging"' EXIT
 	start=$SECONDS
-	# Build outside the repository so its go.mod plays no part; install into a
-	# staging dir and rename, so an interrupted build never leaves a broken binary.
-	(cd "$staging" && CGO_ENABLED=1 GOFLAGS= GOBIN="$staging" go install "github.com/ollama/ollama@v$version") >&2
+	# Build outside the repository so its go.mod plays no part, always from the
+	# same directory (the cgo build cache keys on it); install into a staging
+	# dir and rename, so an interrupted build never leaves a broken binary.
+	(cd "$dir" && CGO_ENABLED=1 GOFLAGS= GOBIN="$staging" go install "github.com/ollama/ollama@v$version") >&2
 	mv "$staging/ollama" "$bin"
 	log "built $bin in $((SECONDS - start))s"
 fi

@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 log() { printf '== %s\n' "$*" >&2; }
 
 ollama_bin="$(scripts/ensure-ollama.sh)"
-"$ollama_bin" --version >/dev/null 2>&1 || true # fail early if it cannot run at all
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/synthkit-test.XXXXXX")"
 server_pid=""
