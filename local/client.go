@@ -272,7 +272,7 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 		if err != nil {
 			return 0, err
 		}
-		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
+		out = &Response{Content: content.String(), Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
 			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
 			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
@@ -311,7 +311,7 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 		if err != nil {
 			return 0, err
 		}
-		out = &Response{Content: content.String(), Model: last.Model, DoneReason: last.DoneReason,
+		out = &Response{Content: content.String(), Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
 			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
 			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
@@ -383,6 +383,14 @@ func normalize(v []float32) error {
 		v[i] *= inv
 	}
 	return nil
+}
+
+// doneReason marks a stream that ended without done:true as incomplete.
+func doneReason(done bool, reason string) string {
+	if !done {
+		return "incomplete"
+	}
+	return reason
 }
 
 func (c *Client) run(ctx context.Context, model string, fn attemptFunc) error {

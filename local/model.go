@@ -46,8 +46,10 @@ type Response struct {
 	Content string
 	// Model is the model that answered, as the server reported it.
 	Model string
-	// DoneReason is "stop" when the model ended the text itself and "length"
-	// when it hit num_predict (usually a truncated answer).
+	// DoneReason is "stop" when the model ended the text itself, "length"
+	// when it hit num_predict (usually a truncated answer), and "incomplete"
+	// when the server ended the stream without saying it was done (Ollama
+	// 0.6.5 does this after a long run of one repeated token).
 	DoneReason   string
 	PromptTokens int
 	OutputTokens int
@@ -61,7 +63,7 @@ type Response struct {
 }
 
 // Truncated reports whether generation stopped at the token limit.
-func (r *Response) Truncated() bool { return r.DoneReason == "length" }
+func (r *Response) Truncated() bool { return r.DoneReason == "length" || r.DoneReason == "incomplete" }
 
 // Model is what generation methods need from a language model. [Client]
 // implements it against Ollama; tests implement it with scripted replies.

@@ -133,6 +133,12 @@ func TestConcurrentRequestsOverlapOnServer(t *testing.T) {
 	const conc, n = 4, 8
 	c := newTestClient(t, ollamatest.Host(t), local.SchedulerOptions{Concurrency: conc})
 	ctx := context.Background()
+	opts := map[string]any{"num_predict": 128, "num_ctx": 1024}
+	// Load the model with these options first: a changed num_ctx reloads
+	// the runner, and the reload would count as wall time.
+	if _, err := c.Generate(ctx, &local.GenerateRequest{Model: ollamatest.TinyModel, Prompt: "warm up", Options: opts}); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var compute time.Duration
@@ -142,7 +148,7 @@ func TestConcurrentRequestsOverlapOnServer(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r, err := c.Generate(ctx, &local.GenerateRequest{Model: ollamatest.TinyModel, Raw: true,
-				Prompt: "<|im_start|>user\nTell a long story", Options: map[string]any{"num_predict": 128, "num_ctx": 1024}, Seed: local.Int64(int64(i))})
+				Prompt: "<|im_start|>user\nTell a long story", Options: opts, Seed: local.Int64(int64(i))})
 			if err != nil {
 				t.Error(err)
 				return
