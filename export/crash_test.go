@@ -114,7 +114,7 @@ func child(t *testing.T, mode string, env ...string) *exec.Cmd {
 // uninterrupted run's: every acknowledged unit kept, none duplicated,
 // none lost, byte-identical Parquet.
 func TestCrashDuringAppend(t *testing.T) {
-	const n, workers = 1500, 4
+	const n, workers = 2000, 4
 	base := t.TempDir()
 
 	ref := filepath.Join(base, "ref")
@@ -135,7 +135,7 @@ func TestCrashDuringAppend(t *testing.T) {
 		stdout, err := cmd.StdoutPipe()
 		ok(t, err)
 		ok(t, cmd.Start())
-		killAt := 100 + rng.IntN(300)
+		killAt := 100 + rng.IntN(250)
 		lines := bufio.NewScanner(stdout)
 		seen := 0
 		killed := false
