@@ -469,12 +469,13 @@ func (p *Pool) findAbove(candidate string, threshold float64) (Match, bool) {
 	return Match{Index: -1}, false
 }
 
-// prefixCandidates returns, in no particular order, the entries that share at least one of
-// the candidate's rarest tokens, or nil when scanning the whole pool is
-// cheaper. An entry whose multiset overlap with the candidate reaches need
-// matches at least need of the candidate's k token occurrences, so it must
-// hold one of any k-need+1 of them: we pick those with the shortest
-// posting lists (prefix filtering, as in set-similarity joins).
+// prefixCandidates returns, in no particular order, the entries that
+// share at least one of the candidate's rarest tokens, or nil when a scan
+// of the whole pool is cheaper. An entry whose multiset overlap with the
+// candidate reaches need matches at least need of the candidate's k token
+// occurrences, so it must hold one of any k-need+1 of them: we pick those
+// with the shortest posting lists (prefix filtering, as in set-similarity
+// joins).
 func (p *Pool) prefixCandidates(q *query, need int) []int32 {
 	k := len(q.known)
 	p.sortByRarity(q)
