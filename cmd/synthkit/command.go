@@ -28,14 +28,14 @@ func commands() []*command {
 		doctorCommand(),
 		modelsCommand(),
 		versionCommand(),
-		plannedCommand("instruct", "generate instructions: self-instruct, evol-instruct, magpie", "[3/8] instruction data"),
-		plannedCommand("respond", "answer prompts with one or several models (SFT)", "[3/8] instruction data"),
+		instructCommand(),
+		respondCommand(),
 		plannedCommand("prefer", "preference data: ultrafeedback ratings, pairwise and rubric judges", "[4/8] preferences"),
 		plannedCommand("critique", "constitutional critique and revision, RLAIF labels", "[5/8] critiques"),
 		plannedCommand("run", "run a recipe: a whole pipeline in one command", "[7/8] recipes"),
-		plannedCommand("export", "write Parquet and the dataset card from a run's journal", "[2/8] run state and output"),
+		exportCommand(),
 		plannedCommand("report", "diversity report with plots for a run", "[6/8] diversity"),
-		plannedCommand("push", "upload a run directory to the Hugging Face Hub", "[2/8] run state and output"),
+		pushCommand(),
 	}
 	return cmds
 }

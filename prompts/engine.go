@@ -1,0 +1,172 @@
+package prompts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+
+	"synthkit/export"
+	"synthkit/local"
+)
+
+// ErrBudget is returned when a method used up its request budget.
+var ErrBudget = errors.New("request budget used up")
+
+// Env is what a method needs to run.
+type Env struct {
+	// Model answers requests; [local.Client] in production.
+	Model local.Model
+	// Run is the journal accepted and rejected units go to.
+	Run *export.Run
+	// Workers is how many units run at once; size it to the client's
+	// capacity so the scheduler always has a request waiting.
+	Workers int
+	// Seed is the run seed; unit seeds derive from it.
+	Seed int64
+	// Options are the generation options every request carries
+	// (temperature, top_p, num_ctx, num_predict …); methods override some.
+	Options map[string]any
+	// MaxRequests bounds the model requests of this invocation (0: none).
+	MaxRequests int64
+	// Retries is how often an unparsable structured reply is retried.
+	Retries int
+	// Progress, if set, is called after every journaled unit.
+	Progress func(export.Counts)
+
+	requests atomic.Int64
+}
+
+// model wraps Env.Model so every request counts against the budget.
+func (e *Env) model() local.Model { return budgeted{e} }
+
+// Requests is how many model requests this invocation made.
+func (e *Env) Requests() int64 { return e.requests.Load() }
+
+type budgeted struct{ e *Env }
+
+func (b budgeted) spend() error {
+	n := b.e.requests.Add(1)
+	if b.e.MaxRequests > 0 && n > b.e.MaxRequests {
+		return ErrBudget
+	}
+	return nil
+}
+
+func (b budgeted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
+	if err := b.spend(); err != nil {
+		return nil, err
+	}
+	return b.e.Model.Chat(ctx, r)
+}
+
+func (b budgeted) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
+	if err := b.spend(); err != nil {
+		return nil, err
+	}
+	return b.e.Model.Generate(ctx, r)
+}
+
+func (b budgeted) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
+	if err := b.spend(); err != nil {
+		return nil, err
+	}
+	return b.e.Model.Embed(ctx, model, in)
+}
+
+// options returns the run's generation options with overrides applied.
+func (e *Env) options(over map[string]any) map[string]any {
+	out := make(map[string]any, len(e.Options)+len(over))
+	for k, v := range e.Options {
+		out[k] = v
+	}
+	for k, v := range over {
+		if _, set := e.Options[k]; !set || k == "format" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// UnitSeed derives a unit's sampling seed from the run seed and unit id,
+// so a unit redone after a crash samples the same way (best effort: a
+// server batching parallel requests is not bit-exact).
+func UnitSeed(runSeed int64, unit string) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s", runSeed, unit)
+	return int64(h.Sum64() & 0x7fffffff) // llama.cpp takes a 32-bit seed
+}
+
+func (e *Env) progress() {
+	if e.Progress != nil {
+		e.Progress(e.Run.Counts())
+	}
+}
+
+// accept journals the rows of a unit.
+func (e *Env) accept(unit string, p export.Provenance, rows ...export.Row) error {
+	if err := e.Run.Add(unit, p, rows...); err != nil {
+		return err
+	}
+	e.progress()
+	return nil
+}
+
+// reject journals a unit that produced nothing, with the reason.
+func (e *Env) reject(unit, reason string, p export.Provenance) error {
+	if err := e.Run.Reject(unit, reason, p); err != nil {
+		return err
+	}
+	e.progress()
+	return nil
+}
+
+// runWorkers runs fn on Workers goroutines until next returns false, fn
+// fails, or ctx ends. The first error stops the others; ErrBudget ends the
+// run quietly and is returned so the caller can say so.
+func (e *Env) runWorkers(ctx context.Context, next func() (int, bool), fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	workers := max(e.Workers, 1)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				mu.Lock()
+				i, ok := next()
+				mu.Unlock()
+				if !ok {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// isSoftFailure reports errors that reject one unit without stopping the
+// run: a model that keeps answering garbage, or a reply cut off.
+func isSoftFailure(err error) (string, bool) {
+	var inv *local.InvalidOutputError
+	if errors.As(err, &inv) {
+		return "invalid_output", true
+	}
+	var ctxErr *local.ContextOverflowError
+	if errors.As(err, &ctxErr) {
+		return "prompt_too_long", true
+	}
+	return "", false
+}

@@ -1,0 +1,77 @@
+package prompts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"synthkit/export"
+	"synthkit/local"
+)
+
+// RespondOptions configures [Respond].
+type RespondOptions struct {
+	// Models each answer every prompt (one row per prompt and model).
+	Models []string
+	// Prompts are the user messages to answer.
+	Prompts []string
+	// System is an optional system prompt.
+	System string
+}
+
+func respondUnit(prompt, model int) string { return fmt.Sprintf("respond-%06d-m%d", prompt, model) }
+
+// Respond answers every prompt with every model and writes SFT rows.
+// Empty answers and answers cut off at num_predict are rejected.
+func Respond(ctx context.Context, env *Env, o RespondOptions) error {
+	if len(o.Models) == 0 || len(o.Prompts) == 0 {
+		return fmt.Errorf("respond needs at least one model and one prompt")
+	}
+	total := len(o.Prompts) * len(o.Models)
+	i := 0
+	next := func() (int, bool) {
+		for i < total {
+			u := i
+			i++
+			if !env.Run.Done(respondUnit(u/len(o.Models), u%len(o.Models))) {
+				return u, true
+			}
+		}
+		return 0, false
+	}
+	return env.runWorkers(ctx, next, func(ctx context.Context, u int) error {
+		p, mi := u/len(o.Models), u%len(o.Models)
+		return respondOne(ctx, env, o.Models[mi], o.System, o.Prompts[p], respondUnit(p, mi), map[string]any{"prompt_index": p})
+	})
+}
+
+// respondOne answers one prompt and journals the row or the rejection.
+func respondOne(ctx context.Context, env *Env, model, system, prompt, unit string, meta map[string]any) error {
+	seed := UnitSeed(env.Seed, unit)
+	prov := export.Provenance{Method: "respond", Model: model, Seed: &seed}
+	var msgs []local.Message
+	if system != "" {
+		msgs = append(msgs, local.Message{Role: "system", Content: system})
+	}
+	msgs = append(msgs, local.Message{Role: "user", Content: prompt})
+	resp, err := env.model().Chat(ctx, &local.ChatRequest{Model: model, Messages: msgs, Options: env.options(nil), Seed: &seed})
+	if err != nil {
+		if reason, soft := isSoftFailure(err); soft {
+			return env.reject(unit, reason, prov)
+		}
+		return err
+	}
+	answer := strings.TrimSpace(resp.Content)
+	switch {
+	case answer == "":
+		return env.reject(unit, "empty_response", prov)
+	case resp.Truncated():
+		return env.reject(unit, "response_truncated", prov)
+	}
+	row := export.SFT{Metadata: meta}
+	for _, m := range msgs {
+		row.Messages = append(row.Messages, export.Message{Role: m.Role, Content: m.Content})
+	}
+	row.Messages = append(row.Messages, export.Message{Role: "assistant", Content: answer})
+	return env.accept(unit, prov, row)
+}
