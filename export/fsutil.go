@@ -100,6 +100,12 @@ func diskHint(err error) error {
 	default:
 		return err
 	}
+	// Our messages already name the file; drop the op and path an
+	// *os.PathError would repeat (the errno stays for errors.Is).
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
 	return &hintError{err: err, hint: hint}
 }
 

@@ -113,6 +113,7 @@ func TestReadOnlyMount(t *testing.T) {
 	ok(t, r.Close())
 	before := hashTree(t, dir)
 	out := runMountChild(t, "readonly", dir)
+	t.Logf("child said:\n%s", out)
 	for _, want := range []string{"export: ", "open: ", "fresh: "} {
 		line := lineWith(out, want)
 		if !strings.Contains(line, "read-only file system") || !strings.Contains(line, "choose a writable --out") {

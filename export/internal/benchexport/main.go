@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command benchexport measures synthkit's export for scripts/bench-export.sh.
 //
 //	benchexport gen DIR N     make a run with N SFT rows of 2–5 KB (seeded)
