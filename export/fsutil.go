@@ -103,8 +103,12 @@ func diskHint(err error) error {
 	// Our messages already name the file; drop the op and path an
 	// *os.PathError would repeat (the errno stays for errors.Is).
 	var pe *os.PathError
-	if errors.As(err, &pe) {
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
 		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
 	}
 	return &hintError{err: err, hint: hint}
 }
