@@ -56,7 +56,7 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 	fmt.Fprintf(&b, "Synthetic data generated locally from Ollama models with synthkit %s (method: %s).\n\n",
 		mdText(m.Version), mdCode(m.Method))
 
-	writeConfigsSection(&b, res)
+	writeConfigsSection(&b, res, o.Repo)
 	writeHowMade(&b, m, res.Counts)
 	writeSamples(&b, res)
 
@@ -104,7 +104,7 @@ var configUse = map[string]string{
 	ConfigCritiquePreferences: "pairs: final revision chosen over the initial response",
 }
 
-func writeConfigsSection(b *strings.Builder, res *ExportResult) {
+func writeConfigsSection(b *strings.Builder, res *ExportResult, repo string) {
 	b.WriteString("## Configs\n\n| config | folder | rows | files | contents |\n|---|---|---:|---:|---|\n")
 	for _, c := range res.Configs {
 		name := mdCode(c.Name)
@@ -117,7 +117,7 @@ func writeConfigsSection(b *strings.Builder, res *ExportResult) {
 		"`template_hash`; `metadata` is a JSON object with method-specific details. Rows are sorted by `id`.\n\n")
 	b.WriteString("```python\nfrom datasets import load_dataset\n\n")
 	for _, c := range res.Configs {
-		fmt.Fprintf(b, "%s = load_dataset(\"USER/REPO\", %q, split=\"train\")\n", pyIdent(c.Name), c.Name)
+		fmt.Fprintf(b, "%s = load_dataset(%q, %q, split=\"train\")\n", pyIdent(c.Name), repo, c.Name)
 	}
 	b.WriteString("```\n\n")
 }

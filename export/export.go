@@ -19,6 +19,9 @@ type ExportOptions struct {
 	PrettyName string
 	// Language lists ISO 639-1 codes for the card; empty leaves them out.
 	Language []string
+	// Repo is the Hub repository id ("user/name") the card's loading
+	// example uses; default the placeholder USER/REPO.
+	Repo string
 	// DefaultConfig is the config stored under data/ and marked default;
 	// default the first of sft, preferences, critiques, ratings with rows.
 	DefaultConfig string
@@ -49,6 +52,9 @@ func (o ExportOptions) withDefaults(dir string, m *Manifest) ExportOptions {
 	}
 	if o.PrettyName == "" {
 		o.PrettyName = filepath.Base(dir)
+	}
+	if o.Repo == "" {
+		o.Repo = "USER/REPO"
 	}
 	if o.Version == "" {
 		o.Version = m.Version
