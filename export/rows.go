@@ -11,12 +11,14 @@ import (
 // export). Methods use it to rebuild in-memory state on resume, and
 // commands to read a previous run's output as their input.
 func ReadRows(dir string, fn func(unit string, rows []Row) error) error {
-	seen := map[string]bool{}
+	st := newReplayState()
 	_, err := scanJournal(filepath.Join(dir, journalDir), false, func(_ linePos, h header, line []byte) error {
-		if h.kind != kindRow || seen[h.unit] {
-			return nil
+		// Same rule as Done and export: a unit's first entry wins, even
+		// when it is a rejection.
+		first, err := st.apply(h, line)
+		if err != nil || !first || h.kind != kindRow {
+			return err
 		}
-		seen[h.unit] = true
 		e, err := decodeEntry(line)
 		if err != nil {
 			return fmt.Errorf("decode unit %q: %w", h.unit, err)

@@ -296,3 +296,35 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("order = %v", order)
 	}
 }
+
+func TestReadRows(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	r := mustOpen(t, dir, testManifest(), false)
+	ok(t, r.Reject("u0000001", "too similar", Provenance{}))
+	addSFT(t, r, 0, 3) // unit 1 was rejected first: its row is ignored
+	ok(t, r.Add("r", Provenance{}, ratingFixture(1), prefFixture(1)))
+	ok(t, r.Add("c", Provenance{}, critiqueFixture(2)))
+	var units []string
+	var got []Row
+	ok(t, r.Rows(func(unit string, rows []Row) error {
+		units = append(units, unit)
+		got = append(got, rows...)
+		return nil
+	}))
+	ok(t, r.Close())
+	if strings.Join(units, ",") != "u0000000,u0000002,r,c" || len(got) != 5 {
+		t.Fatalf("units %v, %d rows", units, len(got))
+	}
+	if s, isSFT := got[1].(SFT); !isSFT || s.Messages[1].Content != sftFixture(2).Messages[1].Content {
+		t.Fatalf("row 1 = %#v", got[1])
+	}
+	if _, isRating := got[2].(Rating); !isRating {
+		t.Fatalf("row 2 = %T", got[2])
+	}
+	if p, isPref := got[3].(Preference); !isPref || *p.ScoreChosen != *prefFixture(1).ScoreChosen {
+		t.Fatalf("row 3 = %#v", got[3])
+	}
+	if c, isCrit := got[4].(Critique); !isCrit || len(c.Steps) != 2 {
+		t.Fatalf("row 4 = %#v", got[4])
+	}
+}
