@@ -33,6 +33,13 @@ func Magpie(ctx context.Context, env *Env, o MagpieOptions) error {
 	if _, err := QueryPrefix(o.Template, o.System, nil); err != nil {
 		return fmt.Errorf("magpie with %s: %w", o.Model, err)
 	}
+	ct, err := ParseChatTemplate(o.Template)
+	if err != nil {
+		return fmt.Errorf("magpie with %s: %w", o.Model, err)
+	}
+	// In raw mode the model's own stop tokens may not end the user turn;
+	// the template's end-of-turn marker does.
+	queryStop := ct.QueryStop()
 	i := 0
 	next := func() (int, bool) {
 		for {
@@ -47,11 +54,11 @@ func Magpie(ctx context.Context, env *Env, o MagpieOptions) error {
 		}
 	}
 	return env.runWorkers(ctx, next, func(ctx context.Context, u int) error {
-		return magpieOne(ctx, env, &o, u)
+		return magpieOne(ctx, env, &o, u, queryStop)
 	})
 }
 
-func magpieOne(ctx context.Context, env *Env, o *MagpieOptions, u int) error {
+func magpieOne(ctx context.Context, env *Env, o *MagpieOptions, u int, queryStop string) error {
 	unit := magpieUnit(u)
 	seed := UnitSeed(env.Seed, unit)
 	prov := export.Provenance{Method: "magpie", Model: o.Model, Seed: &seed, TemplateHash: TextHash(o.Template)}
@@ -65,8 +72,12 @@ func magpieOne(ctx context.Context, env *Env, o *MagpieOptions, u int) error {
 		if err != nil {
 			return err
 		}
+		over := map[string]any{"temperature": 1.0, "top_p": 1.0}
+		if queryStop != "" {
+			over["stop"] = []string{queryStop}
+		}
 		q, err := m.Generate(ctx, &local.GenerateRequest{Model: o.Model, Prompt: prefix, Raw: true,
-			Options: env.options(map[string]any{"temperature": 1.0, "top_p": 1.0}), Seed: &seed})
+			Options: env.options(over), Seed: &seed})
 		if err != nil {
 			if reason, soft := isSoftFailure(err); soft {
 				return env.reject(unit, reason, prov)

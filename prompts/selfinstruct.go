@@ -17,7 +17,8 @@ import (
 type SelfInstructOptions struct {
 	// Model writes tasks and instances.
 	Model string
-	// Count is how many instructions to accept in total (resumed ones count).
+	// Count is how many rows to accept in total (resumed ones count); each
+	// accepted task gives one row per instance.
 	Count int
 	// Seeds are the human-written tasks the pool starts from.
 	Seeds []SeedTask
@@ -139,7 +140,17 @@ type siState struct {
 	mu      sync.Mutex
 	pool    SimilarityPool
 	machine []string // accepted tasks, for in-context examples
+	// barren counts steps in a row that accepted nothing.
+	barren int
 }
+
+// StallSteps is how many steps in a row may accept nothing before
+// Self-Instruct gives up: a model that only repeats itself would otherwise
+// spend the whole request budget.
+const StallSteps = 50
+
+// ErrStalled is returned when no step accepted a task for StallSteps steps.
+var ErrStalled = fmt.Errorf("self-instruct stalled: no new task accepted in %d steps in a row; the model keeps repeating itself or failing the filters (try a higher --temperature, another model, or a higher --rouge-threshold)", StallSteps)
 
 // SelfInstruct bootstraps new tasks from seed tasks until Count are
 // accepted: each step shows the model 8 tasks (6 seeds, 2 of its own once
@@ -156,13 +167,14 @@ func SelfInstruct(ctx context.Context, env *Env, o SelfInstructOptions, pool Sim
 		st.pool.Add(s.Instruction)
 	}
 	// On resume, the accepted tasks rejoin the pool and the examples.
+	seen := map[string]bool{}
 	err := env.Run.Rows(func(unit string, rows []export.Row) error {
 		for _, r := range rows {
 			if sft, ok := r.(export.SFT); ok {
-				if task, ok := sft.Metadata["instruction"].(string); ok {
+				if task, ok := sft.Metadata["instruction"].(string); ok && !seen[task] {
+					seen[task] = true
 					st.pool.Add(task)
 					st.machine = append(st.machine, task)
-					break
 				}
 			}
 		}
@@ -173,24 +185,45 @@ func SelfInstruct(ctx context.Context, env *Env, o SelfInstructOptions, pool Sim
 	}
 	tmplHash := CombinedHash(SelfInstructTemplates()...)
 	step := 0
+	stalled := false
 	next := func() (int, bool) {
 		for {
 			if env.Run.Counts().Accepted >= int64(o.Count) {
 				return 0, false
 			}
+			st.mu.Lock()
+			stalled = st.barren >= StallSteps
+			st.mu.Unlock()
+			if stalled {
+				return 0, false
+			}
 			s := step
 			step++
-			if !env.Run.Done(siUnit(s, 0)) {
+			if !siStepDone(env.Run, s) {
 				return s, true
 			}
 		}
 	}
-	return env.runWorkers(ctx, next, func(ctx context.Context, s int) error {
+	err = env.runWorkers(ctx, next, func(ctx context.Context, s int) error {
 		return selfInstructStep(ctx, env, &o, st, s, tmplHash)
 	})
+	if err == nil && stalled {
+		return ErrStalled
+	}
+	return err
 }
 
+// siUnit names candidate k of a step; a rejected candidate is journaled
+// under it, an accepted one as one unit per instance (siUnit + "-i").
 func siUnit(step, k int) string { return fmt.Sprintf("si-%06d-%d", step, k) }
+
+func siInstanceUnit(step, k, i int) string { return fmt.Sprintf("%s-%d", siUnit(step, k), i) }
+
+// siStepDone: candidate 0 is journaled last (its first instance last of
+// all), so once it is there the whole step is.
+func siStepDone(r *export.Run, step int) bool {
+	return r.Done(siUnit(step, 0)) || r.Done(siInstanceUnit(step, 0, 0))
+}
 
 // siCandidate is one task the model wrote in a step and what became of it.
 type siCandidate struct {
@@ -222,6 +255,7 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 		Options: env.options(map[string]any{"temperature": 0.7, "top_p": 0.5}), Seed: &seed,
 	}, tasksSchema, &gen, env.Retries)
 	if reason, soft := isSoftFailure(err); soft {
+		st.noteStep(0)
 		return env.reject(siUnit(step, 0), reason, prov)
 	} else if err != nil {
 		return err
@@ -258,8 +292,16 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 		}
 	}
 	if len(cands) == 0 {
+		st.noteStep(0)
 		return env.reject(siUnit(step, 0), ReasonNoCandidates, prov)
 	}
+	accepted := 0
+	for _, c := range cands {
+		if c.reason == "" {
+			accepted++
+		}
+	}
+	st.noteStep(accepted)
 	// Journal the last candidate first: candidate 0 marks the step done, so
 	// a crash mid-step redoes it and the ids already written are no-ops.
 	for k := len(cands) - 1; k >= 0; k-- {
@@ -271,26 +313,37 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 			}
 			continue
 		}
-		rows := make([]export.Row, 0, len(c.instances))
-		for _, in := range c.instances {
+		// One row per instance, each its own unit, the first one last.
+		for i := len(c.instances) - 1; i >= 0; i-- {
+			in := c.instances[i]
 			user := c.task
 			if in.Input != "" {
 				user += "\n\n" + in.Input
 			}
-			rows = append(rows, export.SFT{
+			row := export.SFT{
 				Messages: []export.Message{{Role: "user", Content: user}, {Role: "assistant", Content: in.Output}},
 				Metadata: map[string]any{"instruction": c.task, "input": in.Input, "is_classification": c.isClf,
-					"step": step, "max_rouge_l": round3(c.nearest)},
-			})
-		}
-		if err := env.accept(unit, prov, rows...); err != nil {
-			return err
+					"step": step, "instance": i, "max_rouge_l": round3(c.nearest)},
+			}
+			if err := env.accept(siInstanceUnit(step, k, i), prov, row); err != nil {
+				return err
+			}
 		}
 		st.mu.Lock()
 		st.machine = append(st.machine, c.task)
 		st.mu.Unlock()
 	}
 	return nil
+}
+
+func (st *siState) noteStep(accepted int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if accepted > 0 {
+		st.barren = 0
+	} else {
+		st.barren++
+	}
 }
 
 // siInstances labels the task and writes its examples, setting c.reason
