@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"synthkit/export"
 	"synthkit/local"
@@ -169,4 +170,43 @@ func isSoftFailure(err error) (string, bool) {
 		return "prompt_too_long", true
 	}
 	return "", false
+}
+
+// quota hands out units so that accepted rows plus units in flight never
+// exceed the target: a method with one row per unit then stops at exactly
+// the count asked for, and a unit rejected near the end is replaced.
+type quota struct {
+	mu       sync.Mutex
+	target   int64
+	inflight int64
+	run      *export.Run
+}
+
+// claim waits until a unit may start; false means the target is reached
+// (or ctx ended).
+func (q *quota) claim(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		q.mu.Lock()
+		accepted := q.run.Counts().Accepted
+		switch {
+		case accepted >= q.target:
+			q.mu.Unlock()
+			return false
+		case accepted+q.inflight < q.target:
+			q.inflight++
+			q.mu.Unlock()
+			return true
+		}
+		q.mu.Unlock()
+		// Every slot is taken by a unit in flight; one of them may yet be
+		// rejected and need a replacement.
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func (q *quota) release() {
+	q.mu.Lock()
+	q.inflight--
+	q.mu.Unlock()
 }

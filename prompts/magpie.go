@@ -40,20 +40,20 @@ func Magpie(ctx context.Context, env *Env, o MagpieOptions) error {
 	// In raw mode the model's own stop tokens may not end the user turn;
 	// the template's end-of-turn marker does.
 	queryStop := ct.QueryStop()
+	q := &quota{target: int64(o.Count), run: env.Run}
 	i := 0
 	next := func() (int, bool) {
-		for {
-			if env.Run.Counts().Accepted >= int64(o.Count) {
-				return 0, false
-			}
-			u := i
-			i++
-			if !env.Run.Done(magpieUnit(u)) {
-				return u, true
-			}
+		if !q.claim(ctx) {
+			return 0, false
 		}
+		for env.Run.Done(magpieUnit(i)) {
+			i++
+		}
+		i++
+		return i - 1, true
 	}
 	return env.runWorkers(ctx, next, func(ctx context.Context, u int) error {
+		defer q.release()
 		return magpieOne(ctx, env, &o, u, queryStop)
 	})
 }

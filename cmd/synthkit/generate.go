@@ -251,8 +251,12 @@ func startProgress(s *session, target int, errOut io.Writer) (stop func()) {
 				c := s.run.Counts()
 				st := s.conn.client.Stats()
 				el := time.Since(s.start).Seconds()
-				line := fmt.Sprintf("accepted %d/%d  rejected %d  requests %d  %.0f tok/s  in flight %d",
-					c.Accepted, target, c.RejectedTotal(), st.Requests, float64(st.OutputTokens)/el, s.conn.client.Stats().PeakInFlight)
+				conc := 0
+				for _, n := range s.conn.client.Concurrency() {
+					conc += n
+				}
+				line := fmt.Sprintf("accepted %d/%d  rejected %d  requests %d  %.0f tok/s  concurrency %d",
+					c.Accepted, target, c.RejectedTotal(), st.Requests, float64(st.OutputTokens)/el, conc)
 				if tty {
 					fmt.Fprintf(errOut, "\r\033[K%s", line)
 				} else {
@@ -273,7 +277,7 @@ func exportRun(dir string, opts export.ExportOptions, out io.Writer) error {
 	for _, c := range res.Configs {
 		fmt.Fprintf(out, "%-22s %7d rows  %s\n", c.Name, c.Rows, strings.Join(c.Files, " "))
 	}
-	fmt.Fprintf(out, "dataset card: %s\nupload: synthkit push %s --repo USER/NAME   (or: hf upload USER/NAME %s --repo-type dataset)\n",
+	fmt.Fprintf(out, "dataset card: %s\nupload: synthkit push %s --repo USER/NAME\n   (or: hf upload USER/NAME %s --repo-type dataset --exclude 'journal/*' --exclude 'vectors/*')\n",
 		filepath.Join(dir, "README.md"), dir, dir)
 	return nil
 }
