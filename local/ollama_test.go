@@ -131,7 +131,10 @@ func equal(a, b []float32) bool {
 
 func TestConcurrentRequestsOverlapOnServer(t *testing.T) {
 	const conc, n = 4, 8
-	c := newTestClient(t, ollamatest.Host(t), local.SchedulerOptions{Concurrency: conc})
+	// A private server: on the shared one, other packages' requests would
+	// queue ahead of these and stretch the wall time.
+	srv := ollamatest.StartServer(t)
+	c := newTestClient(t, srv.URL(), local.SchedulerOptions{Concurrency: conc})
 	ctx := context.Background()
 	opts := map[string]any{"num_predict": 128, "num_ctx": 1024}
 	// Load the model with these options first: a changed num_ctx reloads
