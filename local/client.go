@@ -22,8 +22,9 @@ const DefaultHost = "http://127.0.0.1:11434"
 
 // hostState is one Ollama server and its share of the concurrency.
 type hostState struct {
-	url string
-	api *api.Client
+	url  string
+	api  *api.Client
+	http *http.Client
 
 	// Guarded by scheduler.mu.
 	limit     int
@@ -156,7 +157,7 @@ func NewClient(hosts []string, opts SchedulerOptions, httpClient *http.Client) (
 		if err != nil {
 			return nil, fmt.Errorf("bad Ollama host %q: %w", h, err)
 		}
-		c.hosts = append(c.hosts, &hostState{url: h, api: api.NewClient(u, httpClient)})
+		c.hosts = append(c.hosts, &hostState{url: h, api: api.NewClient(u, httpClient), http: httpClient})
 	}
 	c.sched = newScheduler(c.hosts, opts)
 	return c, nil
@@ -263,16 +264,10 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
 		start := time.Now()
 		var last api.ChatResponse
-		var content strings.Builder
-		err := h.api.Chat(ctx, areq, func(r api.ChatResponse) error {
-			content.WriteString(r.Message.Content)
-			last = r
-			return nil
-		})
-		if err != nil {
+		if err := h.post(ctx, "/api/chat", areq, &last); err != nil {
 			return 0, err
 		}
-		out = &Response{Content: content.String(), Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
+		out = &Response{Content: last.Message.Content, Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
 			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
 			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
@@ -302,16 +297,10 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
 		start := time.Now()
 		var last api.GenerateResponse
-		var content strings.Builder
-		err := h.api.Generate(ctx, areq, func(r api.GenerateResponse) error {
-			content.WriteString(r.Response)
-			last = r
-			return nil
-		})
-		if err != nil {
+		if err := h.post(ctx, "/api/generate", areq, &last); err != nil {
 			return 0, err
 		}
-		out = &Response{Content: content.String(), Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
+		out = &Response{Content: last.Response, Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
 			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
 			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
 		return last.EvalCount, nil
