@@ -260,22 +260,10 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 		Format:   formatOf(req.Schema),
 		Options:  buildOptions(req.Options, req.Seed),
 	}
-	var out *Response
-	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
-		start := time.Now()
-		var last api.ChatResponse
-		if err := h.post(ctx, "/api/chat", areq, &last); err != nil {
-			return 0, err
-		}
-		out = &Response{Content: last.Message.Content, Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
-			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
-			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
-		return last.EvalCount, nil
-	})
+	out, err := c.complete(ctx, req.Model, "/api/chat", areq)
 	if err != nil {
 		return nil, fmt.Errorf("chat with %s: %w", req.Model, err)
 	}
-	c.count(out)
 	return out, nil
 }
 
@@ -293,20 +281,42 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 		Format:  formatOf(req.Schema),
 		Options: buildOptions(req.Options, req.Seed),
 	}
-	var out *Response
-	err := c.run(ctx, req.Model, func(ctx context.Context, h *hostState) (int, error) {
-		start := time.Now()
-		var last api.GenerateResponse
-		if err := h.post(ctx, "/api/generate", areq, &last); err != nil {
-			return 0, err
-		}
-		out = &Response{Content: last.Response, Model: last.Model, DoneReason: doneReason(last.Done, last.DoneReason),
-			PromptTokens: last.PromptEvalCount, OutputTokens: last.EvalCount, Duration: time.Since(start), Host: h.url,
-			ComputeDuration: last.PromptEvalDuration + last.EvalDuration}
-		return last.EvalCount, nil
-	})
+	out, err := c.complete(ctx, req.Model, "/api/generate", areq)
 	if err != nil {
 		return nil, fmt.Errorf("generate with %s: %w", req.Model, err)
+	}
+	return out, nil
+}
+
+// completionReply is a non-streamed reply of /api/chat or /api/generate:
+// chat puts the text in message.content, generate in response.
+type completionReply struct {
+	Model    string `json:"model"`
+	Response string `json:"response"`
+	Message  struct {
+		Content string `json:"content"`
+	} `json:"message"`
+	Done       bool   `json:"done"`
+	DoneReason string `json:"done_reason"`
+	api.Metrics
+}
+
+// complete runs one chat or generate request through the scheduler.
+func (c *Client) complete(ctx context.Context, model, path string, areq any) (*Response, error) {
+	var out *Response
+	err := c.run(ctx, model, func(ctx context.Context, h *hostState) (int, error) {
+		start := time.Now()
+		var r completionReply
+		if err := h.post(ctx, path, areq, &r); err != nil {
+			return 0, err
+		}
+		out = &Response{Content: r.Response + r.Message.Content, Model: r.Model, DoneReason: doneReason(r.Done, r.DoneReason),
+			PromptTokens: r.PromptEvalCount, OutputTokens: r.EvalCount, Duration: time.Since(start), Host: h.url,
+			ComputeDuration: r.PromptEvalDuration + r.EvalDuration}
+		return r.EvalCount, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	c.count(out)
 	return out, nil

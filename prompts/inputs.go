@@ -66,7 +66,7 @@ func promptsFromRun(dir string) ([]string, error) {
 					break
 				}
 			}
-			break // one prompt per unit: Self-Instruct units hold several instances of one task
+			break // the first SFT row of a unit is the prompt's source
 		}
 		return nil
 	})
@@ -81,34 +81,43 @@ type promptLine struct {
 	Messages    []export.Message `json:"messages"`
 }
 
-func promptsFromJSONL(path string) ([]string, error) {
+// eachLine calls fn with every non-blank line (trimmed) and its number.
+func eachLine(path string, fn func(n int, line string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read prompts: %w", err)
+		return fmt.Errorf("read prompts: %w", err)
 	}
 	defer f.Close()
-	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
+		if line := strings.TrimSpace(sc.Text()); line != "" {
+			if err := fn(n, line); err != nil {
+				return err
+			}
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+func promptsFromJSONL(path string) ([]string, error) {
+	var out []string
+	err := eachLine(path, func(n int, line string) error {
 		var pl promptLine
 		if err := json.Unmarshal([]byte(line), &pl); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid JSON: %v", path, n, err)
+			return fmt.Errorf("%s:%d: invalid JSON: %v", path, n, err)
 		}
 		p, err := pl.text()
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			return fmt.Errorf("%s:%d: %v", path, n, err)
 		}
 		out = append(out, p)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func (pl promptLine) text() (string, error) {
@@ -177,21 +186,10 @@ func promptsFromCSV(path string) ([]string, error) {
 }
 
 func promptsFromLines(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read prompts: %w", err)
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); s != "" {
-			out = append(out, s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
+	err := eachLine(path, func(_ int, line string) error {
+		out = append(out, line)
+		return nil
+	})
+	return out, err
 }

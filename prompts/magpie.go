@@ -84,12 +84,10 @@ func magpieOne(ctx context.Context, env *Env, o *MagpieOptions, u int, queryStop
 			}
 			return err
 		}
-		query := cleanQuery(q.Content)
-		switch {
-		case query == "":
-			return env.reject(unit, "empty_query", prov)
-		case q.Truncated():
-			return env.reject(unit, "query_truncated", prov)
+		q.Content = cleanQuery(q.Content)
+		query, reason := checkReply(q, "query")
+		if reason != "" {
+			return env.reject(unit, reason, prov)
 		}
 		conv = append(conv, local.Message{Role: "user", Content: query})
 		a, err := m.Chat(ctx, &local.ChatRequest{Model: o.Model, Messages: conv,
@@ -100,12 +98,9 @@ func magpieOne(ctx context.Context, env *Env, o *MagpieOptions, u int, queryStop
 			}
 			return err
 		}
-		answer := strings.TrimSpace(a.Content)
-		switch {
-		case answer == "":
-			return env.reject(unit, "empty_response", prov)
-		case a.Truncated():
-			return env.reject(unit, "response_truncated", prov)
+		answer, reason := checkReply(a, "response")
+		if reason != "" {
+			return env.reject(unit, reason, prov)
 		}
 		conv = append(conv, local.Message{Role: "assistant", Content: answer})
 	}

@@ -45,6 +45,19 @@ func Respond(ctx context.Context, env *Env, o RespondOptions) error {
 	})
 }
 
+// checkReply trims a model's reply and names why it is unusable, if it
+// is: empty, or cut off at num_predict. what is "response" or "query".
+func checkReply(r *local.Response, what string) (string, string) {
+	text := strings.TrimSpace(r.Content)
+	switch {
+	case text == "":
+		return text, "empty_" + what
+	case r.Truncated():
+		return text, what + "_truncated"
+	}
+	return text, ""
+}
+
 // respondOne answers one prompt and journals the row or the rejection.
 func respondOne(ctx context.Context, env *Env, model, system, prompt, unit string, meta map[string]any) error {
 	seed := UnitSeed(env.Seed, unit)
@@ -61,12 +74,9 @@ func respondOne(ctx context.Context, env *Env, model, system, prompt, unit strin
 		}
 		return err
 	}
-	answer := strings.TrimSpace(resp.Content)
-	switch {
-	case answer == "":
-		return env.reject(unit, "empty_response", prov)
-	case resp.Truncated():
-		return env.reject(unit, "response_truncated", prov)
+	answer, reason := checkReply(resp, "response")
+	if reason != "" {
+		return env.reject(unit, reason, prov)
 	}
 	row := export.SFT{Metadata: meta}
 	for _, m := range msgs {
