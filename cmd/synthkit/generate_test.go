@@ -183,3 +183,44 @@ func TestInterruptedRunResumes(t *testing.T) {
 	raw, _ := json.Marshal(m.Counts)
 	t.Logf("counts after resume: %s", raw)
 }
+
+func TestExportAndPushCommands(t *testing.T) {
+	host := ollamatest.Host(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"instruct", "--method", "magpie", "--model", "synthkit-tiny", "-n", "4"}, common(host, out)...)
+	if code, so, se := runCLI(t, args...); code != exitOK {
+		t.Fatalf("magpie: exit %d\n%s\n%s", code, so, se)
+	}
+	shard := filepath.Join(out, "data", "train-00000-of-00001.parquet")
+	before, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(shard)
+	code, stdout, stderr := runCLI(t, "export", out, "--license", "cc-by-4.0")
+	if code != exitOK || !strings.Contains(stdout, "train-00000-of-00001.parquet") {
+		t.Fatalf("export: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	after, err := os.ReadFile(shard)
+	if err != nil || string(before) != string(after) {
+		t.Fatalf("re-export is not byte-identical (%d vs %d bytes, %v)", len(before), len(after), err)
+	}
+	card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+	if !strings.Contains(string(card), `license: "cc-by-4.0"`) {
+		t.Fatalf("card does not carry --license:\n%.400s", card)
+	}
+	if code, _, stderr := runCLI(t, "export", filepath.Join(out, "missing")); code == exitOK || !strings.Contains(stderr, "missing") {
+		t.Fatalf("export of a missing dir: exit %d, %s", code, stderr)
+	}
+
+	// Push with no token fails before any network use, with the fix.
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_HOME", t.TempDir())
+	code, _, stderr = runCLI(t, "push", out, "--repo", "me/data")
+	if code != exitError || !strings.Contains(stderr, "HF_TOKEN") {
+		t.Fatalf("push without a token: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "push", out); code != exitUsage || !strings.Contains(stderr, "--repo") {
+		t.Fatalf("push without --repo: exit %d, %s", code, stderr)
+	}
+}
