@@ -139,8 +139,9 @@ func runMagpie(ctx context.Context, g *globalOptions, o *genOptions, system stri
 	}
 	tmpl := s.models[0].Template
 	if _, err := prompts.QueryPrefix(tmpl, system, nil); err != nil {
-		s.finish(ctx, nil, io.Discard, io.Discard)
-		return fmt.Errorf("magpie needs the model's chat template: %w", err)
+		s.run.Close()
+		s.conn.Close()
+		return fmt.Errorf("magpie needs a chat model whose template opens a user turn; %s: %w", s.models[0].Name, err)
 	}
 	stop := startProgress(s, o.count, errOut)
 	err = prompts.Magpie(ctx, s.env, prompts.MagpieOptions{Model: s.models[0].Name, Template: tmpl, System: system,

@@ -40,14 +40,15 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted // main says what happened and how to resume
+	}
 	fmt.Fprintf(stderr, "synthkit: %v\n", err)
 	var ue *usageError
 	var ns *local.NoServerError
 	var mm *local.ModelMissingError
 	var um *local.UnknownModelError
 	switch {
-	case errors.Is(err, context.Canceled):
-		return exitInterrupted
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ns):

@@ -204,11 +204,11 @@ func (s *session) printSummary(w io.Writer) {
 	c := s.run.Counts()
 	st := s.conn.client.Stats()
 	el := time.Since(s.start)
-	fmt.Fprintf(w, "\ndone in %s: %d generated, %d accepted, %d rejected", el.Round(time.Second), c.Generated, c.Accepted, c.RejectedTotal())
+	fmt.Fprintf(w, "\ndone in %s; run totals: %d generated, %d accepted, %d rejected", el.Round(time.Second), c.Generated, c.Accepted, c.RejectedTotal())
 	if len(c.Rejected) > 0 {
 		fmt.Fprintf(w, " (%s)", reasons(c.Rejected))
 	}
-	fmt.Fprintf(w, "\n%d requests (%d retried, %d failed), %d prompt + %d output tokens, %.0f output tokens/s\n",
+	fmt.Fprintf(w, "\nthis invocation: %d requests (%d retried, %d failed), %d prompt + %d output tokens, %.0f output tokens/s\n",
 		st.Requests, st.Retries, st.Failures, st.PromptTokens, st.OutputTokens, float64(st.OutputTokens)/max(el.Seconds(), 0.001))
 }
 
