@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	github.com/ollama/ollama v0.6.5
 	github.com/parquet-go/parquet-go v0.32.0
-	github.com/philippgille/chromem-go v0.7.0
 	github.com/spf13/pflag v1.1.0
 )
 
