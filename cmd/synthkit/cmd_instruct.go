@@ -54,7 +54,7 @@ ENVIRONMENT
 			fs.StringVar(&seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 120+ built-in tasks)")
 			fs.Float64Var(&threshold, "rouge-threshold", 0.7, "self-instruct: reject a task whose ROUGE-L against any earlier task is above this")
 			fs.StringVar(&promptsPath, "prompts", "", "evol: prompts to evolve: a .jsonl/.csv/.txt `file` or a previous run directory")
-			fs.IntVar(&rounds, "rounds", 4, "evol: evolution rounds per prompt")
+			fs.IntVar(&rounds, "rounds", 4, "evol: evolution rounds per prompt (without -n every prompt is evolved)")
 			fs.IntVar(&turns, "turns", 1, "magpie: user/assistant exchanges per conversation")
 			fs.StringVar(&system, "system", "", "magpie: a system prompt to put in the prefix")
 			return func(ctx context.Context, args []string, out, errOut io.Writer) error {
@@ -74,7 +74,7 @@ ENVIRONMENT
 				case "self-instruct", "selfinstruct":
 					return runSelfInstruct(ctx, g, &o, seeds, threshold, out, errOut)
 				case "evol", "evol-instruct":
-					return runEvol(ctx, g, &o, promptsPath, rounds, out, errOut)
+					return runEvol(ctx, g, &o, promptsPath, rounds, fsChanged(fs, "count"), out, errOut)
 				case "magpie":
 					return runMagpie(ctx, g, &o, system, turns, out, errOut)
 				}
@@ -107,7 +107,7 @@ func runSelfInstruct(ctx context.Context, g *globalOptions, o *genOptions, seeds
 	return s.finish(ctx, err, out, errOut)
 }
 
-func runEvol(ctx context.Context, g *globalOptions, o *genOptions, promptsPath string, rounds int, out, errOut io.Writer) error {
+func runEvol(ctx context.Context, g *globalOptions, o *genOptions, promptsPath string, rounds int, countSet bool, out, errOut io.Writer) error {
 	if promptsPath == "" {
 		return usagef("evol needs --prompts FILE (or a previous run directory) with the instructions to evolve")
 	}
@@ -117,6 +117,9 @@ func runEvol(ctx context.Context, g *globalOptions, o *genOptions, promptsPath s
 	ps, err := prompts.LoadPrompts(promptsPath)
 	if err != nil {
 		return err
+	}
+	if !countSet {
+		o.count = len(ps) * rounds // evolve every prompt unless -n says otherwise
 	}
 	s, err := openSession(ctx, g, o, "evol-instruct", []modelRole{{o.model, "generator"}},
 		prompts.Hashes(prompts.EvolTemplates()...), errOut)
