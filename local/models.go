@@ -166,17 +166,10 @@ func (c *Client) Pull(ctx context.Context, name string, fn func(PullProgress)) e
 				strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "invalid model name") {
 				return &UnknownModelError{Model: name, Msg: firstLine(err.Error())}
 			}
-			return fmt.Errorf("pull %s on %s: %w", name, h.url, hostErrIfDown(h, err))
+			return fmt.Errorf("pull %s: %w", name, hostErr(h, err))
 		}
 	}
 	return nil
-}
-
-func hostErrIfDown(h *hostState, err error) error {
-	if _, transient := classify(err, "", h.url); transient && !isStatus(err) {
-		return &NoServerError{Host: h.url, Err: err}
-	}
-	return err
 }
 
 // EnsureModels makes sure every named model is on every host, pulling the
