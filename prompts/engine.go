@@ -38,6 +38,9 @@ type Env struct {
 	Progress func(export.Counts)
 
 	requests atomic.Int64
+	// journalMu lets a method journal one unit group at a time, so groups
+	// of rows never pass the requested count.
+	journalMu sync.Mutex
 }
 
 // model wraps Env.Model so every request counts against the budget.

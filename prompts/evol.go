@@ -163,6 +163,7 @@ func Evol(ctx context.Context, env *Env, o EvolOptions) error {
 
 type evolRound struct {
 	op, instruction, response, reason string
+	surplus                           bool // accepted, but past -n
 }
 
 func evolChain(ctx context.Context, env *Env, o *EvolOptions, p int, tmplHash string) error {
@@ -186,14 +187,36 @@ func evolChain(ctx context.Context, env *Env, o *EvolOptions, p int, tmplHash st
 			current = res.instruction
 		}
 	}
-	// Last round first: round 1 marks the chain done (see SelfInstruct).
 	var ops []string
 	for _, r := range rounds {
 		ops = append(ops, r.op)
 	}
+	// With -n, chains journal one at a time and keep their accepted rounds
+	// in order up to what is left (see SelfInstruct); a chain with nothing
+	// left leaves no trace.
+	if o.Count > 0 {
+		env.journalMu.Lock()
+		defer env.journalMu.Unlock()
+		left := int64(o.Count) - env.Run.Counts().Accepted
+		if left <= 0 {
+			return nil
+		}
+		for i := range rounds {
+			if rounds[i].reason == "" {
+				if left <= 0 {
+					rounds[i].surplus = true
+				}
+				left--
+			}
+		}
+	}
+	// Last round first: round 1 marks the chain done (see SelfInstruct).
 	for r := len(rounds); r >= 1; r-- {
 		res := rounds[r-1]
 		unit := evolUnit(p, r)
+		if res.surplus {
+			continue
+		}
 		if res.reason != "" {
 			if err := env.reject(unit, res.reason, prov); err != nil {
 				return err

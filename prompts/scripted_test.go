@@ -206,16 +206,17 @@ func TestSelfInstructFiltersAndResumes(t *testing.T) {
 	}
 	c := run.Counts()
 	// Step 1: the near-copy of a seed, the blacklisted and the too-short
-	// task are rejected, the planets conflict, spam and bakery are accepted.
+	// task are rejected, the planets conflict, spam and bakery pass; spam's
+	// two instances fill -n 2, so the bakery's row is dropped.
 	want := map[string]int64{ReasonTooSimilar: 1, ReasonBlacklist: 1, ReasonLength: 1, ReasonConflicting: 1}
 	for reason, n := range want {
 		if c.Rejected[reason] != n {
 			t.Errorf("rejected[%s] = %d, want %d (all: %v)", reason, c.Rejected[reason], n, c.Rejected)
 		}
 	}
-	// Rows are instances: 2 for spam, 1 for the bakery.
-	if c.Accepted != 3 || steps != 1 {
-		t.Fatalf("accepted %d rows in %d steps, want 3 in 1", c.Accepted, steps)
+	// Rows are instances: 2 for spam; -n is exact.
+	if c.Accepted != 2 || steps != 1 {
+		t.Fatalf("accepted %d rows in %d steps, want 2 in 1", c.Accepted, steps)
 	}
 	rows := rowsOf(t, dir)
 	if _, ok := rows[siInstanceUnit(0, 3, 1)]; !ok {
@@ -243,15 +244,15 @@ func TestSelfInstructFiltersAndResumes(t *testing.T) {
 	run = testRun(t, dir, "self-instruct")
 	defer run.Close()
 	env = &Env{Model: m2, Run: run, Workers: 1, Seed: 1, Retries: 1}
-	if err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 5, Seeds: seeds}, diversity.NewPool()); err != nil {
+	if err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 4, Seeds: seeds}, diversity.NewPool()); err != nil {
 		t.Fatal(err)
 	}
 	c2 := run.Counts()
-	if c2.Accepted != 5 || c2.Rejected[ReasonTooSimilar] != c.Rejected[ReasonTooSimilar]+1 {
-		t.Fatalf("after resume: accepted %d (want 5), too_similar %d (want %d)", c2.Accepted, c2.Rejected[ReasonTooSimilar], c.Rejected[ReasonTooSimilar]+1)
+	if c2.Accepted != 4 || c2.Rejected[ReasonTooSimilar] != c.Rejected[ReasonTooSimilar]+1 {
+		t.Fatalf("after resume: accepted %d (want 4), too_similar %d (want %d)", c2.Accepted, c2.Rejected[ReasonTooSimilar], c.Rejected[ReasonTooSimilar]+1)
 	}
-	if len(rowsOf(t, dir)) != 5 {
-		t.Fatalf("journal has %d accepted units, want 5", len(rowsOf(t, dir)))
+	if len(rowsOf(t, dir)) != 4 {
+		t.Fatalf("journal has %d accepted units, want 4", len(rowsOf(t, dir)))
 	}
 }
 
@@ -389,5 +390,57 @@ func TestRespondSeveralModels(t *testing.T) {
 	msgs := rows[respondUnit(0, 1)][0].(export.SFT).Messages
 	if len(msgs) != 3 || msgs[0].Role != "system" || msgs[2].Content != "Paris." {
 		t.Fatalf("messages %+v", msgs)
+	}
+}
+
+func TestSelfInstructStopsAtExactlyCount(t *testing.T) {
+	subjects := strings.Fields("rivers volcanoes taxes gardens violins satellites bridges vaccines glaciers markets " +
+		"poetry chess bees deserts robots coffee tides forests comets bakeries")
+	verbs := strings.Fields("Explain Compare Summarize Critique Describe Plan Rank Outline")
+	m := (&scriptedModel{}).
+		on("Reply with JSON only: {\"tasks\"", func(p string, n int) string {
+			// Two fresh tasks per call, far apart in wording.
+			a := fmt.Sprintf("%s how %s shape daily life in %d small towns.", verbs[n%len(verbs)], subjects[(2*n)%len(subjects)], n)
+			b := fmt.Sprintf("List %d surprising facts a child could learn about %s.", n+2, subjects[(2*n+1)%len(subjects)])
+			return fmt.Sprintf(`{"tasks": [%q, %q]}`, a, b)
+		}).
+		on("Decide whether the following task", fixed(`{"is_classification": false}`)).
+		on("Write examples of it", fixed(`{"instances": [{"input": "a", "output": "x"}, {"input": "b", "output": "y"}, {"input": "c", "output": "z"}]}`))
+	dir := t.TempDir()
+	run := testRun(t, dir, "self-instruct")
+	defer run.Close()
+	env := &Env{Model: m, Run: run, Workers: 4, Seed: 9}
+	err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 10,
+		Seeds: []SeedTask{{Instruction: "Translate the sentence into French."}}}, diversity.NewPool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Counts().Accepted; got != 10 {
+		t.Fatalf("accepted %d rows with 4 workers, want exactly 10", got)
+	}
+	if got := len(rowsOf(t, dir)); got != 10 {
+		t.Fatalf("journal has %d rows, want 10", got)
+	}
+}
+
+func TestEvolStopsAtExactlyCount(t *testing.T) {
+	long := strings.Repeat("A full answer with several careful steps. ", 12)
+	m := (&scriptedModel{}).
+		on("Reply with JSON only: {\"prompt\"", func(p string, n int) string {
+			return fmt.Sprintf(`{"prompt": "Describe rivers in detail, round %d, with constraint %d."}`, n, n)
+		}).
+		on("Compare the two prompts", fixed(`{"verdict": "not_equal"}`)).
+		on("Describe rivers", fixed(long))
+	dir := t.TempDir()
+	run := testRun(t, dir, "evol-instruct")
+	defer run.Close()
+	env := &Env{Model: m, Run: run, Workers: 3, Seed: 2}
+	err := Evol(context.Background(), env, EvolOptions{Model: "scripted:latest", Rounds: 2, Count: 3,
+		Prompts: []string{"one", "two", "three", "four", "five"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Counts().Accepted; got != 3 {
+		t.Fatalf("accepted %d evolutions, want exactly 3", got)
 	}
 }

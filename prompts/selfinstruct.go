@@ -18,7 +18,8 @@ type SelfInstructOptions struct {
 	// Model writes tasks and instances.
 	Model string
 	// Count is how many rows to accept in total (resumed ones count); each
-	// accepted task gives one row per instance.
+	// accepted task gives one row per instance. The run stops at exactly
+	// Count rows.
 	Count int
 	// Seeds are the human-written tasks the pool starts from.
 	Seeds []SeedTask
@@ -302,13 +303,31 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 		}
 	}
 	st.noteStep(accepted)
+	// Steps journal one at a time, so the rows they add never pass Count:
+	// the instances are kept in order (candidate 0 first) up to what is
+	// left, and the rest are dropped. When nothing is left the step leaves
+	// no trace and a resumed run with a larger -n redoes it.
+	env.journalMu.Lock()
+	defer env.journalMu.Unlock()
+	left := int64(o.Count) - env.Run.Counts().Accepted
+	if left <= 0 {
+		return nil
+	}
+	for _, c := range cands {
+		if c.reason != "" {
+			continue
+		}
+		if int64(len(c.instances)) > left {
+			c.instances = c.instances[:left]
+		}
+		left -= int64(len(c.instances))
+	}
 	// Journal the last candidate first: candidate 0 marks the step done, so
 	// a crash mid-step redoes it and the ids already written are no-ops.
 	for k := len(cands) - 1; k >= 0; k-- {
 		c := cands[k]
-		unit := siUnit(step, k)
 		if c.reason != "" {
-			if err := env.reject(unit, c.reason, prov); err != nil {
+			if err := env.reject(siUnit(step, k), c.reason, prov); err != nil {
 				return err
 			}
 			continue
@@ -329,9 +348,11 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 				return err
 			}
 		}
-		st.mu.Lock()
-		st.machine = append(st.machine, c.task)
-		st.mu.Unlock()
+		if len(c.instances) > 0 {
+			st.mu.Lock()
+			st.machine = append(st.machine, c.task)
+			st.mu.Unlock()
+		}
 	}
 	return nil
 }
