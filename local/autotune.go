@@ -2,9 +2,11 @@ package local
 
 import "time"
 
-// autoTuner finds the concurrency that maximizes output tokens/s on one
-// host: it doubles the limit while throughput grows by more than 5%, then
-// settles on the best limit seen; errors and timeouts halve the limit.
+// autoTuner finds the concurrency that maximizes tokens/s on one host: it
+// doubles the limit while throughput grows by more than 5%, then settles on
+// the best limit seen. Errors and timeouts halve the limit; after
+// cleanToRecover clean windows it steps back up by one, towards the best
+// limit, so a server restart does not leave a long run slow for good.
 type autoTuner struct {
 	max     int
 	limit   int
@@ -12,6 +14,7 @@ type autoTuner struct {
 
 	best      float64 // tokens/s at bestLimit
 	bestLimit int
+	clean     int // windows in a row without a failure, once settled
 
 	windowStart  time.Time
 	windowTokens int
@@ -22,6 +25,10 @@ type autoTuner struct {
 // windows mostly measure noise.
 const minTuneWindow = 2 * time.Second
 
+// cleanToRecover is how many clean windows earn one more slot after a
+// back-off.
+const cleanToRecover = 3
+
 func newAutoTuner(max int) *autoTuner {
 	return &autoTuner{max: max, limit: 1, bestLimit: 1}
 }
@@ -30,8 +37,8 @@ func newAutoTuner(max int) *autoTuner {
 func (t *autoTuner) observe(now time.Time, tokens int, failed bool) int {
 	if failed {
 		t.limit = max(1, t.limit/2)
-		t.bestLimit = min(t.bestLimit, t.limit)
 		t.settled = true
+		t.clean = 0
 		t.resetWindow()
 		return t.limit
 	}
@@ -50,6 +57,12 @@ func (t *autoTuner) observe(now time.Time, tokens int, failed bool) int {
 	tput := float64(t.windowTokens) / elapsed.Seconds()
 	t.resetWindow()
 	if t.settled {
+		if t.limit < t.bestLimit {
+			if t.clean++; t.clean >= cleanToRecover {
+				t.limit++
+				t.clean = 0
+			}
+		}
 		return t.limit
 	}
 	if tput > t.best*1.05 {

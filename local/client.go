@@ -341,7 +341,7 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 			}
 			vecs = r.Embeddings
 			c.stats.PromptTokens.Add(int64(r.PromptEvalCount))
-			return 0, nil
+			return r.PromptEvalCount, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)

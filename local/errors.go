@@ -53,6 +53,9 @@ type ContextOverflowError struct {
 }
 
 func (e *ContextOverflowError) Error() string {
+	if e.NumCtx == 0 {
+		return fmt.Sprintf("the prompt does not fit the context of %s: shorten the prompt or raise num_ctx with --num-ctx", e.Model)
+	}
 	return fmt.Sprintf("prompt of %d tokens fills the context of %s (num_ctx %d): shorten the prompt or raise num_ctx with --num-ctx",
 		e.PromptTokens, e.Model, e.NumCtx)
 }

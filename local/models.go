@@ -158,6 +158,10 @@ func (c *Client) Pull(ctx context.Context, name string, fn func(PullProgress)) e
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if !isStatus(err) {
+				// The request to our own server failed, not the server's pull.
+				return fmt.Errorf("pull %s: %w", name, hostErr(h, err))
+			}
 			msg := strings.ToLower(err.Error())
 			if strings.Contains(msg, "no such host") || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "i/o timeout") {
 				return fmt.Errorf("pull %s: the Ollama server at %s cannot reach the model registry (offline?): %s", name, h.url, firstLine(err.Error()))

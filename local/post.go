@@ -7,14 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/ollama/ollama/api"
 )
-
-// bufPool recycles request bodies: at hundreds of requests per second the
-// client shares two cores with the model, so its garbage costs tokens.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // post sends one non-streamed request (stream: false) and decodes the one
 // JSON object the server answers with, using the api package's types.
@@ -22,13 +17,13 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // allocates a 512 KB line buffer per request; on a small model that
 // overhead is measurable (see BenchmarkScheduler).
 func (h *hostState) post(ctx context.Context, path string, req, resp any) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := json.NewEncoder(buf).Encode(req); err != nil {
+	// A fresh body per request: the transport may still read it after Do
+	// returns, so a pooled buffer could be overwritten under it.
+	body, err := json.Marshal(req)
+	if err != nil {
 		return fmt.Errorf("encode request: %w", err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url+path, bytes.NewReader(buf.Bytes()))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -39,7 +34,7 @@ func (h *hostState) post(ctx context.Context, path string, req, resp any) error 
 		return err
 	}
 	defer hresp.Body.Close()
-	body, err := io.ReadAll(hresp.Body)
+	body, err = io.ReadAll(hresp.Body)
 	if err != nil {
 		return err
 	}

@@ -168,12 +168,21 @@ func (s *scheduler) pick(now time.Time) *hostState {
 	return nil
 }
 
+// outcome is what a finished attempt tells the tuner.
+type outcome int
+
+const (
+	succeeded outcome = iota
+	failedTransient
+	notMeasured // cancelled, or a permanent error: says nothing about load
+)
+
 // release returns a slot and feeds the outcome to the host's tuner.
-func (s *scheduler) release(h *hostState, outTokens int, failed bool) {
+func (s *scheduler) release(h *hostState, tokens int, o outcome) {
 	s.mu.Lock()
 	h.inflight--
-	if h.tuner != nil {
-		h.limit = h.tuner.observe(time.Now(), outTokens, failed)
+	if h.tuner != nil && o != notMeasured {
+		h.limit = h.tuner.observe(time.Now(), tokens, o == failedTransient)
 	}
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -187,8 +196,9 @@ func (s *scheduler) markDown(h *hostState, d time.Duration) {
 	s.mu.Unlock()
 }
 
-// attemptFunc runs one attempt of a request on host h. It returns the number
-// of output tokens (for throughput tuning) and its error.
+// attemptFunc runs one attempt of a request on host h. It returns the
+// tokens it processed (output tokens; prompt tokens for embeddings), which
+// the tuner measures throughput by, and its error.
 type attemptFunc func(ctx context.Context, h *hostState) (int, error)
 
 // do runs fn with retries: transient failures back off exponentially with
@@ -214,21 +224,22 @@ func (s *scheduler) do(ctx context.Context, model string, stats *Stats, fn attem
 		timedOut := actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()
 		if err == nil {
-			s.release(h, tokens, false)
+			s.release(h, tokens, succeeded)
 			return nil
 		}
 		if ctx.Err() != nil {
-			s.release(h, 0, false)
+			s.release(h, 0, notMeasured)
 			return ctx.Err()
 		}
 		typed, transient := classify(err, model, h.url)
 		if timedOut {
 			typed, transient = fmt.Errorf("request to %s timed out after %s (raise --timeout for slow models): %w", h.url, s.opts.RequestTimeout, err), true
 		}
-		s.release(h, 0, transient)
 		if !transient {
+			s.release(h, 0, notMeasured)
 			return typed
 		}
+		s.release(h, 0, failedTransient)
 		if isConnError(err) {
 			// Long enough that the other hosts take the next requests.
 			s.markDown(h, max(s.backoff(attempt+1), 2*time.Second))

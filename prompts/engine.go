@@ -13,7 +13,7 @@ import (
 	"synthkit/local"
 )
 
-// ErrBudget is returned when a method used up its request budget.
+// ErrBudget is returned when a method stopped at its request budget.
 var ErrBudget = errors.New("request budget used up")
 
 // Env is what a method needs to run.
@@ -30,7 +30,9 @@ type Env struct {
 	// Options are the generation options every request carries
 	// (temperature, top_p, num_ctx, num_predict …); methods override some.
 	Options map[string]any
-	// MaxRequests bounds the model requests of this invocation (0: none).
+	// MaxRequests is the request budget of this invocation (0: none): no
+	// new unit starts once it is used up, and units in flight finish (so a
+	// run may go a few requests over rather than waste paid-for work).
 	MaxRequests int64
 	// Retries is how often an unparsable structured reply is retried.
 	Retries int
@@ -52,11 +54,13 @@ func (e *Env) Requests() int64 { return e.requests.Load() }
 type budgeted struct{ e *Env }
 
 func (b budgeted) spend() error {
-	n := b.e.requests.Add(1)
-	if b.e.MaxRequests > 0 && n > b.e.MaxRequests {
-		return ErrBudget
-	}
+	b.e.requests.Add(1)
 	return nil
+}
+
+// budgetLeft reports whether a new unit may start.
+func (e *Env) budgetLeft() bool {
+	return e.MaxRequests <= 0 || e.requests.Load() < e.MaxRequests
 }
 
 func (b budgeted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
@@ -128,20 +132,27 @@ func (e *Env) reject(unit, reason string, p export.Provenance) error {
 }
 
 // runWorkers runs fn on Workers goroutines until next returns false, fn
-// fails, or ctx ends. The first error stops the others; ErrBudget ends the
-// run quietly and is returned so the caller can say so.
+// fails, the budget is used up, or ctx ends. The first error stops the
+// others; when the budget ends the run, units in flight finish and
+// ErrBudget is returned so the caller can say so.
 func (e *Env) runWorkers(ctx context.Context, next func() (int, bool), fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers := max(e.Workers, 1)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	budgetHit := false
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				mu.Lock()
+				if !e.budgetLeft() {
+					budgetHit = true
+					mu.Unlock()
+					return
+				}
 				i, ok := next()
 				mu.Unlock()
 				if !ok {
@@ -158,7 +169,13 @@ func (e *Env) runWorkers(ctx context.Context, next func() (int, bool), fn func(c
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if budgetHit {
+		return ErrBudget
+	}
+	return nil
 }
 
 // isSoftFailure reports errors that reject one unit without stopping the

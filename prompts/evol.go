@@ -259,6 +259,9 @@ func evolveOnce(ctx context.Context, m local.Model, env *Env, model string, op E
 		return evolRound{}, err
 	}
 	evolved := strings.TrimSpace(out.Prompt)
+	if evolved == "" {
+		return evolRound{reason: ElimInvalid}, nil
+	}
 	if LeakedWording(evolved) {
 		return evolRound{instruction: evolved, reason: ElimLeak}, nil
 	}
@@ -290,6 +293,9 @@ func evolveOnce(ctx context.Context, m local.Model, env *Env, model string, op E
 		}
 		return evolRound{}, err
 	}
-	answer := strings.TrimSpace(resp.Content)
-	return evolRound{instruction: evolved, response: answer, reason: CheckEvolution(evolved, answer)}, nil
+	answer, reason := checkReply(resp, "response")
+	if reason == "" {
+		reason = CheckEvolution(evolved, answer)
+	}
+	return evolRound{instruction: evolved, response: answer, reason: reason}, nil
 }

@@ -173,10 +173,10 @@ func promptsFromCSV(path string) ([]string, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			return nil, csvError(path, err)
 		}
+		line, _ := r.FieldPos(0)
 		if col >= len(rec) || strings.TrimSpace(rec[col]) == "" {
 			return nil, fmt.Errorf("%s:%d: empty prompt", path, line)
 		}

@@ -36,6 +36,7 @@ func TestLoadPrompts(t *testing.T) {
 		{"csv", write("d.csv", "id,instruction\n1,\"Say hi, politely\"\n2,Count to three\n"), []string{"Say hi, politely", "Count to three"}, ""},
 		{"csv without column", write("e.csv", "id,text\n1,x\n"), nil, `e.csv:1: no "prompt" or "instruction" column`},
 		{"csv empty prompt", write("f.csv", "prompt\nfine\n\"\"\n"), nil, "f.csv:3: empty prompt"},
+		{"csv broken quote names the line", write("q.csv", "prompt\nfine\n\"unterminated\n"), nil, "q.csv:3"},
 		{"text lines", write("g.txt", "first\n\n  second  \n"), []string{"first", "second"}, ""},
 		{"empty file", write("h.txt", "\n\n"), nil, "no prompts found"},
 		{"missing file", filepath.Join(dir, "nope.txt"), nil, "no such file"},

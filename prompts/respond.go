@@ -17,6 +17,8 @@ type RespondOptions struct {
 	Prompts []string
 	// System is an optional system prompt.
 	System string
+	// Count stops at this many accepted rows (0: answer everything).
+	Count int
 }
 
 func respondUnit(prompt, model int) string { return fmt.Sprintf("respond-%06d-m%d", prompt, model) }
@@ -28,8 +30,15 @@ func Respond(ctx context.Context, env *Env, o RespondOptions) error {
 		return fmt.Errorf("respond needs at least one model and one prompt")
 	}
 	total := len(o.Prompts) * len(o.Models)
+	var q *quota
+	if o.Count > 0 {
+		q = &quota{target: int64(o.Count), run: env.Run}
+	}
 	i := 0
 	next := func() (int, bool) {
+		if q != nil && !q.claim(ctx) {
+			return 0, false
+		}
 		for i < total {
 			u := i
 			i++
@@ -37,9 +46,15 @@ func Respond(ctx context.Context, env *Env, o RespondOptions) error {
 				return u, true
 			}
 		}
+		if q != nil {
+			q.release()
+		}
 		return 0, false
 	}
 	return env.runWorkers(ctx, next, func(ctx context.Context, u int) error {
+		if q != nil {
+			defer q.release()
+		}
 		p, mi := u/len(o.Models), u%len(o.Models)
 		return respondOne(ctx, env, o.Models[mi], o.System, o.Prompts[p], respondUnit(p, mi), map[string]any{"prompt_index": p})
 	})

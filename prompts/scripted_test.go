@@ -104,6 +104,7 @@ func TestCheckTask(t *testing.T) {
 	}{
 		{"Summarize the following news article in two sentences.", ""},
 		{"3. Explain why the sky looks blue to a child.", ""},
+		{"5 ways to save water at home, explained for students.", ""},
 		{"Sort these numbers.", ReasonLength},
 		{strings.Repeat("word ", 151), ReasonLength},
 		{"Describe the image of a sunset over the ocean.", ReasonBlacklist},
@@ -120,6 +121,15 @@ func TestCheckTask(t *testing.T) {
 				t.Fatalf("CheckTask(%q) reason %q, want %q", tt.task, got, tt.reason)
 			}
 		})
+	}
+	for in, want := range map[string]string{
+		"3. Explain why the sky looks blue to a child.":         "Explain why the sky looks blue to a child.",
+		"5 ways to save water at home, explained for students.": "5 ways to save water at home, explained for students.",
+		"12) Name three rivers in Africa and their lengths.":    "Name three rivers in Africa and their lengths.",
+	} {
+		if got, _ := CheckTask(in); got != want {
+			t.Errorf("CheckTask(%q) cleaned to %q, want %q", in, got, want)
+		}
 	}
 }
 

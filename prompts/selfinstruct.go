@@ -82,13 +82,17 @@ const (
 	ReasonNoCandidates = "no_candidates"
 )
 
+// listMarkerRe matches a leading list number ("3. ", "12) "), not a
+// number that belongs to the task ("5 ways to…", "3D printing…").
+var listMarkerRe = regexp.MustCompile(`^\d+[.)]\s+`)
+
 var blacklistRe = regexp.MustCompile(`(?i)\b(images?|graphs?|pictures?|files?|maps?|draw|plot|go to|videos?|audio|music|flowchart|diagram)\b`)
 
 // CheckTask applies the paper's task filters (before the similarity check)
 // and returns the cleaned task and, if it fails, the reason.
 func CheckTask(task string) (string, string) {
 	task = strings.Join(strings.Fields(task), " ")
-	task = strings.TrimLeft(task, "0123456789. ") // a model may keep the list numbers
+	task = listMarkerRe.ReplaceAllString(task, "") // a model may keep the list numbers
 	if task == "" {
 		return task, ReasonLength
 	}
@@ -193,7 +197,7 @@ func SelfInstruct(ctx context.Context, env *Env, o SelfInstructOptions, pool Sim
 				return 0, false
 			}
 			st.mu.Lock()
-			stalled = st.barren >= StallSteps
+			stalled = stalled || st.barren >= StallSteps
 			st.mu.Unlock()
 			if stalled {
 				return 0, false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -121,8 +122,9 @@ func runEvol(ctx context.Context, g *globalOptions, o *genOptions, promptsPath s
 	if !countSet {
 		o.count = len(ps) * rounds // evolve every prompt unless -n says otherwise
 	}
-	s, err := openSession(ctx, g, o, "evol-instruct", []modelRole{{o.model, "generator"}},
-		prompts.Hashes(prompts.EvolTemplates()...), errOut)
+	hashes := prompts.Hashes(prompts.EvolTemplates()...)
+	hashes[inputsKey] = prompts.TextHash(strings.Join(ps, "\x00"))
+	s, err := openSession(ctx, g, o, "evol-instruct", []modelRole{{o.model, "generator"}}, hashes, errOut)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,8 @@ ENVIRONMENT
 				if err != nil {
 					return err
 				}
-				if !fsChanged(fs, "count") {
+				countSet := fsChanged(fs, "count")
+				if !countSet {
 					o.count = len(ps) * len(names)
 				}
 				if err := o.validate(); err != nil {
@@ -61,7 +62,11 @@ ENVIRONMENT
 				for i, n := range names {
 					roles[i] = modelRole{n, "responder"}
 				}
-				s, err := openSession(ctx, g, &o, "respond", roles, map[string]string{"system": prompts.TextHash(system)}, errOut)
+				// Unit ids number prompts and models by position, so a resume
+				// must see the same prompts in the same order.
+				hashes := map[string]string{"system": prompts.TextHash(system),
+					inputsKey: prompts.TextHash(strings.Join(ps, "\x00") + "\x00models:" + strings.Join(names, ","))}
+				s, err := openSession(ctx, g, &o, "respond", roles, hashes, errOut)
 				if err != nil {
 					return err
 				}
@@ -70,13 +75,21 @@ ENVIRONMENT
 					resolved[i] = m.Name
 				}
 				stop := startProgress(s, len(ps)*len(names), errOut)
-				err = prompts.Respond(ctx, s.env, prompts.RespondOptions{Models: resolved, Prompts: ps, System: system})
+				ro := prompts.RespondOptions{Models: resolved, Prompts: ps, System: system}
+				if countSet {
+					ro.Count = o.count
+				}
+				err = prompts.Respond(ctx, s.env, ro)
 				stop()
 				return s.finish(ctx, err, out, errOut)
 			}
 		},
 	}
 }
+
+// inputsKey names the hash of a run's input prompts in run.json, so a
+// resume with other prompts (or in another order) is refused.
+const inputsKey = "input prompts and model order"
 
 func splitList(s string) []string {
 	var out []string

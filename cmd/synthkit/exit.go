@@ -22,7 +22,8 @@ const (
 
 const exitStatusHelp = `EXIT STATUS
   0 success; 1 error; 2 bad usage; 3 Ollama unreachable; 4 model missing or
-  unknown; 5 finished with some units failed (completed work is kept);
+  unknown; 5 stopped before -n (request budget used up, or the model kept
+  failing the filters): what was made is kept and exported, rerun to go on;
   130 interrupted (completed work is kept; rerun to resume).`
 
 // usageError marks a mistake in the command line (exit 2).
@@ -48,7 +49,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ns *local.NoServerError
 	var mm *local.ModelMissingError
 	var um *local.UnknownModelError
+	var pe *partialError
 	switch {
+	case errors.As(err, &pe):
+		return exitPartial
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ns):

@@ -168,11 +168,19 @@ func openSession(ctx context.Context, g *globalOptions, o *genOptions, method st
 
 // finish reports, closes the journal, exports and prints the summary.
 // runErr is the method's error; the journal is closed whatever it was.
+// A run that stopped early but cleanly (budget used up, generation
+// stalled) still exports what it has and exits with status 5.
 func (s *session) finish(ctx context.Context, runErr error, out, errOut io.Writer) error {
 	defer s.conn.Close()
-	budgetHit := errors.Is(runErr, prompts.ErrBudget)
-	if budgetHit {
-		s.run.Note(fmt.Sprintf("stopped at the request budget of %d requests", s.env.MaxRequests))
+	var early error
+	switch {
+	case errors.Is(runErr, prompts.ErrBudget):
+		early = fmt.Errorf("stopped at the request budget (%d requests) before -n was reached; raise --max-requests and run the same command to continue", s.env.MaxRequests)
+	case errors.Is(runErr, prompts.ErrStalled):
+		early = runErr
+	}
+	if early != nil {
+		s.run.Note(early.Error())
 		runErr = nil
 	}
 	if runErr == nil {
@@ -184,9 +192,6 @@ func (s *session) finish(ctx context.Context, runErr error, out, errOut io.Write
 		runErr = err
 	}
 	s.printSummary(errOut)
-	if budgetHit {
-		fmt.Fprintf(errOut, "stopped: the request budget (%d) is used up; raise --max-requests and run the same command to continue\n", s.env.MaxRequests)
-	}
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -195,10 +200,23 @@ func (s *session) finish(ctx context.Context, runErr error, out, errOut io.Write
 	}
 	if s.o.noExport {
 		fmt.Fprintf(out, "journal in %s; write Parquet with `synthkit export %s`\n", s.o.out, s.o.out)
-		return nil
+	} else if s.run.Counts().Accepted > 0 || early == nil {
+		if err := exportRun(s.o.out, export.ExportOptions{License: s.o.license}, out); err != nil {
+			return err
+		}
 	}
-	return exportRun(s.o.out, export.ExportOptions{License: s.o.license}, out)
+	if early != nil {
+		return &partialError{early}
+	}
+	return nil
 }
+
+// partialError is a run that stopped before its target but kept and
+// exported everything it made (exit status 5).
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
 
 func (s *session) printSummary(w io.Writer) {
 	c := s.run.Counts()

@@ -37,7 +37,7 @@ func newPullBar(w io.Writer) *pullBar {
 func (b *pullBar) update(p local.PullProgress) {
 	line := p.Status
 	if p.Total > 0 {
-		frac := float64(p.Completed) / float64(p.Total)
+		frac := min(max(float64(p.Completed)/float64(p.Total), 0), 1)
 		const width = 30
 		filled := int(frac * width)
 		speed := float64(p.Completed) / max(time.Since(b.start).Seconds(), 0.001)
