@@ -224,3 +224,24 @@ func TestExportAndPushCommands(t *testing.T) {
 		t.Fatalf("push without --repo: exit %d, %s", code, stderr)
 	}
 }
+
+func TestBudgetStopsEarlyButExports(t *testing.T) {
+	host := ollamatest.Host(t)
+	out := filepath.Join(t.TempDir(), "budget")
+	args := []string{"instruct", "--method", "magpie", "--model", "synthkit-tiny", "-n", "50", "--max-requests", "6",
+		"--ollama", host, "--out", out, "--concurrency", "auto", "--num-predict", "256"}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != exitPartial || !strings.Contains(stderr, "--max-requests") {
+		t.Fatalf("exit %d, want %d with a hint\n%s\n%s", code, exitPartial, stdout, stderr)
+	}
+	m := manifestOf(t, out)
+	if m.Counts.Accepted == 0 || m.Counts.Accepted >= 50 {
+		t.Fatalf("counts %+v: want some rows, fewer than -n", m.Counts)
+	}
+	if got := parquetRows(t, out); got != m.Counts.Accepted {
+		t.Fatalf("Parquet has %d rows, journal %d", got, m.Counts.Accepted)
+	}
+	if !strings.Contains(strings.Join(m.Notes, "\n"), "request budget") {
+		t.Fatalf("run.json notes do not say why it stopped: %v", m.Notes)
+	}
+}
