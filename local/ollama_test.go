@@ -298,3 +298,37 @@ func TestFindOrStartStartsAndStopsServer(t *testing.T) {
 		t.Fatal("server still answers after Stop")
 	}
 }
+
+func TestRequestsSpreadOverHosts(t *testing.T) {
+	hosts := []string{ollamatest.Host(t), ollamatest.StartServer(t).URL()}
+	c, err := local.NewClient(hosts, local.SchedulerOptions{Concurrency: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Inspect would refuse this pair: a model created locally on two
+	// servers gets two manifest digests even from the same GGUF.)
+	var mu sync.Mutex
+	used := map[string]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := c.Generate(context.Background(), &local.GenerateRequest{Model: ollamatest.TinyModel, Prompt: "hi",
+				Options: map[string]any{"num_predict": 32, "num_ctx": 1024}, Seed: local.Int64(int64(i))})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			used[r.Host]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, h := range hosts {
+		if used[h] < 4 {
+			t.Errorf("host %s answered %d of 16 requests (all: %v)", h, used[h], used)
+		}
+	}
+}
