@@ -52,7 +52,7 @@ ENVIRONMENT
 		setup: func(fs *pflag.FlagSet, g *globalOptions) func(context.Context, []string, io.Writer, io.Writer) error {
 			fs.StringVar(&method, "method", "self-instruct", "self-instruct, evol or magpie")
 			o.addFlags(fs, "")
-			fs.StringVar(&seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 120+ built-in tasks)")
+			fs.StringVar(&seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 150 built-in tasks)")
 			fs.Float64Var(&threshold, "rouge-threshold", 0.7, "self-instruct: reject a task whose ROUGE-L against any earlier task is above this")
 			fs.StringVar(&promptsPath, "prompts", "", "evol: prompts to evolve: a .jsonl/.csv/.txt `file` or a previous run directory")
 			fs.IntVar(&rounds, "rounds", 4, "evol: evolution rounds per prompt (without -n every prompt is evolved)")

@@ -39,12 +39,16 @@ type genOptions struct {
 func (o *genOptions) addFlags(fs *pflag.FlagSet, defaultOut string) {
 	fs.StringVarP(&o.model, "model", "m", "", "the generating `model`, e.g. qwen2.5:0.5b")
 	fs.IntVarP(&o.count, "count", "n", 100, "how many records to accept (resumed ones count)")
-	fs.StringVarP(&o.out, "out", "o", defaultOut, "run `directory`: journal, run.json, Parquet and the dataset card")
+	outHelp := "run `directory`: journal, run.json, Parquet and the dataset card"
+	if defaultOut == "" {
+		outHelp += " (default out/<method>)"
+	}
+	fs.StringVarP(&o.out, "out", "o", defaultOut, outHelp)
 	fs.Int64Var(&o.seed, "seed", 42, "run seed; each unit's sampling seed derives from it")
 	fs.BoolVar(&o.fresh, "fresh", false, "start over even if --out holds a run (the old one is moved aside)")
 	fs.IntVar(&o.numCtx, "num-ctx", 4096, "context window per request (fixed for the run: changing it reloads the model)")
 	fs.IntVar(&o.numPredict, "num-predict", 1024, "most tokens one reply may have")
-	fs.Float64Var(&o.temperature, "temperature", -1, "sampling temperature for every request (default: each method's own)")
+	fs.Float64Var(&o.temperature, "temperature", -1, "sampling temperature for every request; -1 keeps each method's own")
 	fs.Int64Var(&o.maxRequests, "max-requests", 0, "request budget for this invocation (0: 50 per record asked for)")
 	fs.IntVar(&o.retries, "json-retries", 3, "retries with a new seed when a reply does not parse into the expected JSON")
 	fs.BoolVar(&o.noExport, "no-export", false, "only journal; write Parquet later with `synthkit export`")

@@ -27,7 +27,7 @@ type globalOptions struct {
 }
 
 func (g *globalOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&g.ollama, "ollama", "", "Ollama `HOST[,HOST…]` to use; requests are spread over all of them (default $OLLAMA_HOST, then 127.0.0.1:11434)")
+	fs.StringVar(&g.ollama, "ollama", "", "Ollama servers as `HOST[,HOST...]`; requests are spread over all of them (default $OLLAMA_HOST, then 127.0.0.1:11434)")
 	fs.StringVar(&g.ollamaBin, "ollama-bin", "", "ollama `binary` to start when no server answers (default: ollama on PATH)")
 	fs.BoolVar(&g.noStart, "no-start", false, "never start an Ollama server, fail instead")
 	fs.StringVar(&g.concurrency, "concurrency", "auto", "requests in flight per host: a number, or auto to find the fastest")
