@@ -144,6 +144,9 @@ func openSession(ctx context.Context, g *globalOptions, o *genOptions, method st
 		m.Models = append(m.Models, export.ModelInfo{Name: info.Name, Role: roles[i].role, Digest: info.Digest,
 			Family: info.Family, ParameterSize: info.ParameterSize, Quantization: info.Quantization, ContextLength: info.ContextLength})
 	}
+	if feats.VersionUnknown {
+		m.Notes = append(m.Notes, fmt.Sprintf("server reported version %q (a source build): features assumed from Ollama 0.6.5", feats.Version))
+	}
 	for _, miss := range feats.Missing() {
 		m.Notes = append(m.Notes, "server lacks "+miss)
 	}
