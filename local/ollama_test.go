@@ -326,9 +326,15 @@ func TestRequestsSpreadOverHosts(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// A new request goes wherever a slot is free, so a busier host answers
+	// fewer; what must hold is that both were used and both hosts' slots
+	// (2 each) were busy at once.
 	for _, h := range hosts {
-		if used[h] < 4 {
-			t.Errorf("host %s answered %d of 16 requests (all: %v)", h, used[h], used)
+		if used[h] == 0 {
+			t.Errorf("host %s answered none of 16 requests (all: %v)", h, used)
 		}
+	}
+	if peak := c.Stats().PeakInFlight; peak != 4 {
+		t.Errorf("peak in flight %d, want 4 (2 slots on each of 2 hosts)", peak)
 	}
 }
