@@ -45,53 +45,45 @@ type Env struct {
 	journalMu sync.Mutex
 }
 
-// model wraps Env.Model so every request counts against the budget.
-func (e *Env) model() local.Model { return budgeted{e} }
+// model wraps Env.Model so every request is counted against the budget.
+func (e *Env) model() local.Model { return counted{e} }
 
 // Requests is how many model requests this invocation made.
 func (e *Env) Requests() int64 { return e.requests.Load() }
-
-type budgeted struct{ e *Env }
-
-func (b budgeted) spend() error {
-	b.e.requests.Add(1)
-	return nil
-}
 
 // budgetLeft reports whether a new unit may start.
 func (e *Env) budgetLeft() bool {
 	return e.MaxRequests <= 0 || e.requests.Load() < e.MaxRequests
 }
 
-func (b budgeted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
-	if err := b.spend(); err != nil {
-		return nil, err
-	}
-	return b.e.Model.Chat(ctx, r)
+// counted counts requests; the budget itself is checked between units
+// (runWorkers), so work in flight is never cut off.
+type counted struct{ e *Env }
+
+func (c counted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
+	c.e.requests.Add(1)
+	return c.e.Model.Chat(ctx, r)
 }
 
-func (b budgeted) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
-	if err := b.spend(); err != nil {
-		return nil, err
-	}
-	return b.e.Model.Generate(ctx, r)
+func (c counted) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
+	c.e.requests.Add(1)
+	return c.e.Model.Generate(ctx, r)
 }
 
-func (b budgeted) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
-	if err := b.spend(); err != nil {
-		return nil, err
-	}
-	return b.e.Model.Embed(ctx, model, in)
+func (c counted) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
+	c.e.requests.Add(1)
+	return c.e.Model.Embed(ctx, model, in)
 }
 
-// options returns the run's generation options with overrides applied.
+// options returns the run's generation options plus a method's defaults
+// for the ones the user did not set (the user's choice wins).
 func (e *Env) options(over map[string]any) map[string]any {
 	out := make(map[string]any, len(e.Options)+len(over))
 	for k, v := range e.Options {
 		out[k] = v
 	}
 	for k, v := range over {
-		if _, set := e.Options[k]; !set || k == "format" {
+		if _, set := e.Options[k]; !set {
 			out[k] = v
 		}
 	}
