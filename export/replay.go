@@ -10,14 +10,14 @@ import (
 // counts and the latest run state. OpenRun and Export share it, so resume
 // and the card agree on what counts.
 type replayState struct {
-	done   map[unitKey]struct{}
+	done   map[unitKey]bool
 	counts Counts
 	states map[string]json.RawMessage
 }
 
 func newReplayState() *replayState {
 	return &replayState{
-		done:   make(map[unitKey]struct{}),
+		done:   make(map[unitKey]bool),
 		counts: Counts{Rejected: map[string]int64{}, Rows: map[string]int64{}},
 		states: make(map[string]json.RawMessage),
 	}
@@ -45,7 +45,7 @@ func (s *replayState) apply(h header, line []byte) (first bool, err error) {
 				s.counts.Rows[c]++
 			}
 		}
-		s.done[k] = struct{}{}
+		s.done[k] = h.kind == kindRow
 		return true, nil
 	case kindState:
 		e, err := decodeEntry(line)

@@ -238,6 +238,15 @@ func (r *Run) Done(unit string) bool {
 	return ok
 }
 
+// Status reports whether unit has a journal entry and, if so, whether it
+// was accepted (has rows) rather than rejected.
+func (r *Run) Status(unit string) (done, accepted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	accepted, done = r.st.done[keyOf(unit)]
+	return done, accepted
+}
+
 // Add journals the rows of one finished unit and returns once they are
 // durable. Rows of one unit are written atomically (one journal line), so a
 // unit that writes, say, a rating and the preference pair binarized from it
@@ -310,7 +319,7 @@ func (r *Run) write(unit string, p Provenance, e *entryOut, count func()) error 
 	if _, dup := r.st.done[k]; dup {
 		return nil // a concurrent Add of the same unit won; export keeps the first
 	}
-	r.st.done[k] = struct{}{}
+	r.st.done[k] = e.Kind == kindRow
 	count()
 	return nil
 }

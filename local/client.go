@@ -57,6 +57,9 @@ type Stats struct {
 	Failures     atomic.Int64
 	PromptTokens atomic.Int64
 	OutputTokens atomic.Int64
+	// Loads counts replies whose load_duration says the server (re)loaded
+	// the model for them: a run that makes many is swapping models.
+	Loads        atomic.Int64
 	InFlight     atomic.Int64
 	PeakInFlight atomic.Int64
 }
@@ -77,6 +80,8 @@ func (s *Stats) begin() {
 // StatsSnapshot is a plain copy of [Stats].
 type StatsSnapshot struct {
 	Requests, Retries, Failures, PromptTokens, OutputTokens, PeakInFlight int64
+	// Loads is how many replies came after a model load (see [Stats.Loads]).
+	Loads int64
 }
 
 // ParseHosts turns "HOST[,HOST…]" into base URLs. An empty list means
@@ -196,6 +201,7 @@ func (c *Client) Stats() StatsSnapshot {
 		PromptTokens: c.stats.PromptTokens.Load(),
 		OutputTokens: c.stats.OutputTokens.Load(),
 		PeakInFlight: c.stats.PeakInFlight.Load(),
+		Loads:        c.stats.Loads.Load(),
 	}
 }
 
@@ -312,7 +318,7 @@ func (c *Client) complete(ctx context.Context, model, path string, areq any) (*R
 		}
 		out = &Response{Content: r.Response + r.Message.Content, Model: r.Model, DoneReason: doneReason(r.Done, r.DoneReason),
 			PromptTokens: r.PromptEvalCount, OutputTokens: r.EvalCount, Duration: time.Since(start), Host: h.url,
-			ComputeDuration: r.PromptEvalDuration + r.EvalDuration}
+			ComputeDuration: r.PromptEvalDuration + r.EvalDuration, LoadDuration: r.LoadDuration}
 		return r.EvalCount, nil
 	})
 	if err != nil {
@@ -401,7 +407,14 @@ func (c *Client) run(ctx context.Context, model string, fn attemptFunc) error {
 	})
 }
 
+// LoadThreshold is the load_duration above which a reply counts as a
+// model load: an already-loaded model reports well under a millisecond.
+const LoadThreshold = 20 * time.Millisecond
+
 func (c *Client) count(r *Response) {
+	if r.LoadDuration > LoadThreshold {
+		c.stats.Loads.Add(1)
+	}
 	c.stats.PromptTokens.Add(int64(r.PromptTokens))
 	c.stats.OutputTokens.Add(int64(r.OutputTokens))
 }

@@ -58,6 +58,9 @@ type Response struct {
 	// ComputeDuration is the server's prompt evaluation plus generation
 	// time for this request alone (no queueing, no model load).
 	ComputeDuration time.Duration
+	// LoadDuration is the server's time spent loading the model for this
+	// request; long ones mean the server swapped models.
+	LoadDuration time.Duration
 	// Host is the server that answered (empty for non-HTTP models).
 	Host string
 }

@@ -23,6 +23,9 @@ type ModelInfo struct {
 	// Template is the model's prompt template (Magpie needs it); not
 	// written to provenance, its hash is.
 	Template string `json:"-"`
+	// System is the Modelfile's SYSTEM prompt, which /api/chat silently
+	// prepends when a request has no system message of its own.
+	System string `json:"-"`
 }
 
 // CanonicalName adds the ":latest" tag Ollama assumes for a bare name.
@@ -113,6 +116,7 @@ func (c *Client) inspectOn(ctx context.Context, h *hostState, name string) (Mode
 		return ModelInfo{}, fmt.Errorf("show %s on %s: %w", name, h.url, err)
 	}
 	info.Template = show.Template
+	info.System = show.System
 	for _, cp := range show.Capabilities {
 		info.Capabilities = append(info.Capabilities, string(cp))
 	}
