@@ -13,7 +13,7 @@ func TestGGUFDecodes(t *testing.T) {
 	if len(data) > 1<<20 {
 		t.Errorf("fixture is %d bytes; keep it under 1 MiB", len(data))
 	}
-	f, _, err := ggml.Decode(bytes.NewReader(data), -1)
+	f, err := ggml.Decode(bytes.NewReader(data), -1)
 	if err != nil {
 		t.Fatalf("couldn't decode fixture: %v", err)
 	}
@@ -29,7 +29,7 @@ func TestGGUFDecodes(t *testing.T) {
 		{"file type", kv.Uint("general.file_type", 99), uint32(0)},
 		{"block count", kv.BlockCount(), uint64(blockCount)},
 		{"embedding length", kv.EmbeddingLength(), uint64(EmbeddingLength)},
-		{"head count", kv.HeadCount(), uint64(headCount)},
+		{"head count", kv.Uint("attention.head_count"), uint32(headCount)},
 		{"context length", kv.ContextLength(), uint64(ContextLength)},
 		{"tokenizer", kv.String("tokenizer.ggml.model"), "llama"},
 		{"vocab size", len(kv.Strings("tokenizer.ggml.tokens")), len(tokens)},
