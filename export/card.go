@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -57,7 +58,7 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 		mdText(m.Version), mdCode(m.Method))
 
 	writeConfigsSection(&b, res, o.Repo)
-	writeHowMade(&b, m, res.Counts)
+	writeHowMade(&b, m, res.Counts, exportNotes(res))
 	writeSamples(&b, res)
 
 	b.WriteString("## Reproduce\n\n")
@@ -122,7 +123,24 @@ func writeConfigsSection(b *strings.Builder, res *ExportResult, repo string) {
 	b.WriteString("```\n\n")
 }
 
-func writeHowMade(b *strings.Builder, m *Manifest, c Counts) {
+// exportNotes are facts about this export the card adds to the run's notes.
+func exportNotes(res *ExportResult) []string {
+	if len(res.Skipped) == 0 {
+		return nil
+	}
+	var files []string
+	for _, d := range res.Skipped {
+		f := filepath.ToSlash(filepath.Join(journalDir, filepath.Base(d.File)))
+		if !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	return []string{fmt.Sprintf("The journal was damaged: this export skipped %d damaged line(s) (%d bytes) in %s "+
+		"(--skip-damaged); the units on those lines are in no config and no count.",
+		res.SkippedLines, res.SkippedBytes, strings.Join(files, ", "))}
+}
+
+func writeHowMade(b *strings.Builder, m *Manifest, c Counts, extra []string) {
 	b.WriteString("## How it was made\n\n")
 	fmt.Fprintf(b, "- **Method:** %s\n", mdCode(m.Method))
 	fmt.Fprintf(b, "- **Seed:** %d (per-unit seeds derive from it and are in the `seed` column)\n", m.Seed)
@@ -170,9 +188,9 @@ func writeHowMade(b *strings.Builder, m *Manifest, c Counts) {
 		}
 		b.WriteString("\n")
 	}
-	if len(m.Notes) > 0 {
+	if notes := append(slices.Clone(m.Notes), extra...); len(notes) > 0 {
 		b.WriteString("### Notes\n\n")
-		for _, n := range m.Notes {
+		for _, n := range notes {
 			fmt.Fprintf(b, "- %s\n", mdText(n))
 		}
 		b.WriteString("\n")

@@ -36,6 +36,12 @@ type ExportOptions struct {
 	MaxShardBytes int64
 	// Progress, when set, is called as units are written.
 	Progress func(config string, done, total int64)
+	// SkipDamaged exports the valid records of a damaged journal, skipping
+	// exactly the damaged lines: [ExportResult.Skipped] lists them and the
+	// card notes them. Without it, Export refuses a damaged journal with a
+	// [*DamagedJournalError]. A torn tail (an unfinished last write) is
+	// always skipped; it is not damage.
+	SkipDamaged bool
 }
 
 const (
@@ -77,6 +83,15 @@ type ExportResult struct {
 	Configs []ConfigResult
 	// Counts are the journal's counts (what the card reports).
 	Counts Counts
+	// Skipped lists the damaged journal ranges passed over with
+	// [ExportOptions.SkipDamaged]; SkippedLines and SkippedBytes are their
+	// totals. Units whose line was damaged are in no config and no count.
+	Skipped      []DamagedRange
+	SkippedLines int
+	SkippedBytes int64
+	// TornBytes is the size of a torn tail at the end of the journal (an
+	// unfinished write of a crashed or still running command), not exported.
+	TornBytes int64
 }
 
 // ConfigResult is one exported config.
@@ -130,7 +145,11 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 
 	st := newReplayState()
 	sources := map[string]*rowIndex{}
-	_, err = scanJournal(jdir, false, func(pos linePos, h header, line []byte) error {
+	mode := scanStrict
+	if o.SkipDamaged {
+		mode = scanSkipDamaged
+	}
+	scan, err := scanJournal(jdir, mode, func(pos linePos, h header, line []byte) error {
 		first, err := st.apply(h, line)
 		if err != nil || !first || h.kind != kindRow {
 			return err
@@ -146,9 +165,14 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", dir, err)
+		return nil, fmt.Errorf("export %s: %w", dir, withDir(err, dir))
 	}
 	counts := st.snapshot()
+	res := &ExportResult{Counts: counts, Skipped: scan.skipped, TornBytes: scan.dropped}
+	for _, d := range scan.skipped {
+		res.SkippedLines += d.Lines
+		res.SkippedBytes += d.Bytes()
+	}
 
 	plans, err := planConfigs(sources, o.DefaultConfig)
 	if err != nil {
@@ -161,7 +185,6 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 		ix.sort()
 	}
 
-	res := &ExportResult{Counts: counts}
 	for _, p := range plans {
 		cr, err := p.write(jdir, filepath.Join(staging, p.dir), &o)
 		if err != nil {

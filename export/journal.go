@@ -21,7 +21,8 @@ import (
 //
 // crc is the CRC-32C of the line with the crc field removed (the object
 // closed right after the preceding field). A line that lacks its newline or
-// fails its crc is a torn write. The field order is fixed so replay reads
+// fails its crc is bad: at the very end of the journal it is a torn write
+// from a crash, anywhere else it is damage. The field order is fixed so replay reads
 // unit, kind and configs without decoding the rows.
 const (
 	journalDir = "journal"
@@ -38,8 +39,8 @@ const (
 
 // tornWindow: only the last group commit can be torn (every earlier one was
 // fsync'd before the next began), and a commit is at most one batch plus
-// one entry. Damage further from the end is corruption, not a crash.
-// A variable so tests can shrink it.
+// one entry. A bad tail longer than that is corruption, not a crash, and so
+// is a bad line with a valid one after it. A variable so tests can shrink it.
 var tornWindow int64 = defaultMaxBatchBytes + maxEntryBytes
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -123,12 +124,83 @@ type journalScan struct {
 	// repairing, truncated).
 	dropped     int64
 	droppedFile string
+	// lastEnd is where the last segment ends on a whole valid record (after
+	// a repair, its new size): a resumed log may append to it from there.
+	lastEnd int64
+	// skipped lists the damaged ranges passed over in scanSkipDamaged mode.
+	skipped []DamagedRange
+}
+
+// scanMode says what scanJournal does with a bad line.
+type scanMode int
+
+const (
+	// scanStrict reports damage as a *DamagedJournalError and skips a torn
+	// tail without touching it (readers: ReadRows, a plain export).
+	scanStrict scanMode = iota
+	// scanRepair is scanStrict plus truncating a torn tail (resume).
+	scanRepair
+	// scanSkipDamaged passes over damaged ranges, recording them, and reads
+	// the valid records after them (export --skip-damaged).
+	scanSkipDamaged
+)
+
+// DamagedRange is a run of journal lines that fail their checksum and are
+// followed by valid records, so they are not a torn write from a crash.
+type DamagedRange struct {
+	// File is the segment's path.
+	File string
+	// Start and End are byte offsets: the damage is File[Start:End].
+	Start, End int64
+	// Lines is how many newline-separated lines the range holds.
+	Lines int
+}
+
+// Bytes is the length of the range.
+func (d DamagedRange) Bytes() int64 { return d.End - d.Start }
+
+// DamagedJournalError reports damage inside a journal: a bad line with a
+// valid record after it (or bad lines that are not at the end of the last
+// segment), which no crash can produce. Resume refuses to truncate the valid
+// records after it; export refuses unless told to skip damaged lines.
+type DamagedJournalError struct {
+	DamagedRange
+	// Dir is the run directory.
+	Dir string
+	// resume is set when OpenRun found it (the hint differs).
+	resume bool
+}
+
+func (e *DamagedJournalError) Error() string {
+	what := "export"
+	if e.resume {
+		what = "resume"
+	}
+	lines := "1 line"
+	if e.Lines != 1 {
+		lines = fmt.Sprintf("%d lines", e.Lines)
+	}
+	msg := fmt.Sprintf("journal segment %s is damaged at bytes %d-%d (%d bytes in %s that fail their checksum, "+
+		"with valid records after them): this is not a torn write from a crash, so %s stops rather than drop records",
+		e.File, e.Start, e.End, e.Bytes(), lines, what)
+	dir := e.Dir
+	if dir == "" {
+		dir = "DIR"
+	}
+	if e.resume {
+		return msg + fmt.Sprintf("; run `synthkit export %s --skip-damaged` to export every valid record "+
+			"(it skips exactly the damaged lines and says how many); moving the segment aside also drops its valid records", dir)
+	}
+	return msg + fmt.Sprintf("; run `synthkit export %s --skip-damaged` to skip exactly the damaged lines "+
+		"and export every valid record (the card notes what was skipped)", dir)
 }
 
 // scanJournal calls fn for each valid line of every segment, in order.
-// A torn tail at the end of the last segment is truncated when repair is
-// set and skipped otherwise (export never writes to the journal).
-func scanJournal(dir string, repair bool, fn func(pos linePos, h header, line []byte) error) (journalScan, error) {
+// Only an unfinished last write at the end of the last segment is a torn
+// tail: it is truncated in scanRepair mode and skipped otherwise (export
+// never writes to the journal). Any other bad line is damage (see
+// [DamagedJournalError]).
+func scanJournal(dir string, mode scanMode, fn func(pos linePos, h header, line []byte) error) (journalScan, error) {
 	var res journalScan
 	seqs, err := listSegments(dir, journalExt)
 	if err != nil {
@@ -138,14 +210,17 @@ func scanJournal(dir string, repair bool, fn func(pos linePos, h header, line []
 		res.lastSeq = seq
 		last := i == len(seqs)-1
 		path := filepath.Join(dir, segmentName(seq, journalExt))
-		torn, err := scanSegment(path, seq, last, fn)
+		seg, err := scanSegment(path, seq, last, mode, fn)
 		if err != nil {
 			return res, err
 		}
-		if torn.bytes > 0 {
-			res.dropped, res.droppedFile = torn.bytes, path
-			if repair {
-				if err := truncateTail(path, torn.at); err != nil {
+		res.skipped = append(res.skipped, seg.skipped...)
+		res.lastEnd = seg.end
+		if seg.torn > 0 {
+			res.dropped, res.droppedFile = seg.torn, path
+			res.lastEnd = seg.end - seg.torn
+			if mode == scanRepair {
+				if err := truncateTail(path, seg.end-seg.torn); err != nil {
 					return res, err
 				}
 			}
@@ -154,46 +229,79 @@ func scanJournal(dir string, repair bool, fn func(pos linePos, h header, line []
 	return res, nil
 }
 
-type tornTail struct{ at, bytes int64 }
+// segmentScan is what scanSegment found: end is the offset after the last
+// byte read, torn the length of a torn tail ending there.
+type segmentScan struct {
+	end, torn int64
+	skipped   []DamagedRange
+}
 
-func scanSegment(path string, seq int, last bool, fn func(linePos, header, []byte) error) (tornTail, error) {
+func scanSegment(path string, seq int, last bool, mode scanMode, fn func(linePos, header, []byte) error) (segmentScan, error) {
+	var res segmentScan
 	f, err := os.Open(path)
 	if err != nil {
-		return tornTail{}, fmt.Errorf("open journal segment %s: %w", path, err)
+		return res, fmt.Errorf("open journal segment %s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return tornTail{}, fmt.Errorf("stat journal segment %s: %w", path, err)
-	}
-	size := st.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
 	var scratch []byte
+	// bad is the damaged range being read: bad lines not yet followed by a
+	// valid one.
+	var bad *DamagedRange
 	for {
 		line, complete, err := readLine(r, &scratch)
 		if err == io.EOF {
-			return tornTail{}, nil
+			break
 		}
 		if err != nil {
-			return tornTail{}, fmt.Errorf("read journal segment %s: %w", path, err)
+			return res, fmt.Errorf("read journal segment %s: %w", path, err)
+		}
+		n := int64(len(line))
+		if complete {
+			n++
 		}
 		if !complete || !checkLine(line) {
-			if last && size-off <= tornWindow {
-				return tornTail{at: off, bytes: size - off}, nil
+			if bad == nil {
+				bad = &DamagedRange{File: path, Start: off}
 			}
-			return tornTail{}, fmt.Errorf("journal segment %s is damaged at byte %d (this is not a torn write from a crash): "+
-				"move the segment aside to continue without the records from that point on", path, off)
+			bad.Lines++
+			off += n
+			continue
+		}
+		if bad != nil {
+			// A valid record after bad lines: damage, not a torn write.
+			bad.End = off
+			if mode != scanSkipDamaged {
+				return res, &DamagedJournalError{DamagedRange: *bad, resume: mode == scanRepair}
+			}
+			res.skipped = append(res.skipped, *bad)
+			bad = nil
 		}
 		h, ok := parseHeader(line)
 		if !ok {
-			return tornTail{}, fmt.Errorf("journal segment %s: unreadable record at byte %d", path, off)
+			return res, fmt.Errorf("journal segment %s: unreadable record at byte %d", path, off)
 		}
 		if err := fn(linePos{seg: seq, off: off, n: len(line)}, h, line); err != nil {
-			return tornTail{}, err
+			return res, err
 		}
-		off += int64(len(line)) + 1
+		off += n
 	}
+	res.end = off
+	if bad != nil {
+		bad.End = off
+		// Only the last group commit can be torn (every earlier one was
+		// fsync'd before the next began), and it is bounded by tornWindow.
+		if last && bad.Bytes() <= tornWindow {
+			res.torn = bad.Bytes()
+			return res, nil
+		}
+		if mode != scanSkipDamaged {
+			return res, &DamagedJournalError{DamagedRange: *bad, resume: mode == scanRepair}
+		}
+		res.skipped = append(res.skipped, *bad)
+	}
+	return res, nil
 }
 
 // readLine returns the next line without its newline; complete is false
@@ -309,3 +417,13 @@ func decodeEntry(line []byte) (*entryIn, error) {
 }
 
 var errTooLarge = errors.New("entry too large")
+
+// withDir sets the run directory of a *DamagedJournalError in err, so its
+// hint names the command to run.
+func withDir(err error, dir string) error {
+	var de *DamagedJournalError
+	if errors.As(err, &de) && de.Dir == "" {
+		de.Dir = dir
+	}
+	return err
+}

@@ -2,6 +2,8 @@ package export
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +73,7 @@ func TestTornTail(t *testing.T) {
 		{"line without newline", func(w []byte) []byte { return w[:len(w)-1] }},
 		{"zeros (power loss)", func(w []byte) []byte { return make([]byte, 4096) }},
 		{"bad crc", func(w []byte) []byte { b := bytes.Clone(w); b[10] ^= 1; return b }},
-		{"garbage then a valid line", func(w []byte) []byte { return append([]byte("{\"unit\":\"x\n"), w...) }},
+		{"two bad lines", func(w []byte) []byte { return append([]byte("{\"unit\":\"x\n"), w[:len(w)-3]...) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +144,32 @@ func TestDamageNotTail(t *testing.T) {
 			t.Fatalf("Export = %v, want a damaged-segment error", err)
 		}
 	})
+	t.Run("bad tail longer than one commit", func(t *testing.T) {
+		defer func(w int64) { tornWindow = w }(tornWindow)
+		tornWindow = 4 << 10
+		dir := filepath.Join(t.TempDir(), "run")
+		r := mustOpen(t, dir, testManifest(), false)
+		addSFT(t, r, 0, 10)
+		ok(t, r.Close())
+		seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+		b, err := os.ReadFile(seg)
+		ok(t, err)
+		cut := bytes.IndexByte(b, '\n') + 1 // the first line stays good
+		for i := cut; i < len(b); i++ {
+			b[i] = 0 // zeroed blocks: no valid line after the first
+		}
+		ok(t, os.WriteFile(seg, b, 0o644))
+		_, err = OpenRun(dir, testManifest(), false)
+		var de *DamagedJournalError
+		if !errors.As(err, &de) || de.Start != int64(cut) || de.End != int64(len(b)) {
+			t.Fatalf("OpenRun = %v, want a *DamagedJournalError for bytes %d-%d", err, cut, len(b))
+		}
+		after, err := os.ReadFile(seg)
+		ok(t, err)
+		if !bytes.Equal(after, b) {
+			t.Fatal("OpenRun changed a damaged segment")
+		}
+	})
 	t.Run("far from the end", func(t *testing.T) {
 		defer func(w int64) { tornWindow = w }(tornWindow)
 		tornWindow = 4 << 10
@@ -175,5 +203,89 @@ func TestSegmentsRoll(t *testing.T) {
 	defer r.Close()
 	if got := r.Counts().Accepted; got != 50 {
 		t.Fatalf("accepted = %d after replaying %d segments, want 50", got, len(seqs))
+	}
+}
+
+// flipMiddle flips 4 bytes in the middle of the line that holds the middle
+// of path (never a newline), and returns the file before and after, and the
+// damaged line's range.
+func flipMiddle(t *testing.T, path string) (before, after []byte, start, end int64) {
+	t.Helper()
+	before, err := os.ReadFile(path)
+	ok(t, err)
+	mid := len(before) / 2
+	s := bytes.LastIndexByte(before[:mid], '\n') + 1
+	e := mid + bytes.IndexByte(before[mid:], '\n') + 1
+	at := (s + e) / 2
+	after = bytes.Clone(before)
+	for i := at; i < at+4; i++ {
+		after[i] ^= 0x20
+	}
+	ok(t, os.WriteFile(path, after, 0o644))
+	return before, after, int64(s), int64(e)
+}
+
+// TestDamageInsideJournal is issue 12's repro: a 20-row run with 4 bytes
+// flipped in the middle of its only segment. Damage with valid records after
+// it is not a torn tail: export refuses (or skips exactly the bad line when
+// asked), and resume refuses without touching the file.
+func TestDamageInsideJournal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	r := mustOpen(t, dir, testManifest(), false)
+	addSFT(t, r, 0, 20)
+	ok(t, r.Close())
+	seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+	_, damaged, start, end := flipMiddle(t, seg)
+
+	checkErr := func(t *testing.T, what string, err error, hints ...string) {
+		t.Helper()
+		var de *DamagedJournalError
+		if !errors.As(err, &de) {
+			t.Fatalf("%s = %v, want a *DamagedJournalError", what, err)
+		}
+		if de.File != seg || de.Start != start || de.End != end || de.Lines != 1 || de.Dir != dir {
+			t.Fatalf("%s: damage %+v, want %s bytes %d-%d, 1 line, dir %s", what, *de, seg, start, end, dir)
+		}
+		msg := err.Error()
+		for _, h := range append(hints, seg, fmt.Sprintf("bytes %d-%d", start, end), "synthkit export "+dir+" --skip-damaged") {
+			if !strings.Contains(msg, h) {
+				t.Errorf("%s: message lacks %q:\n%s", what, h, msg)
+			}
+		}
+	}
+
+	_, err := Export(dir, ExportOptions{})
+	checkErr(t, "Export", err)
+	if _, err := os.Stat(filepath.Join(dir, "README.md")); !os.IsNotExist(err) {
+		t.Fatalf("Export of a damaged journal wrote a card: %v", err)
+	}
+
+	_, err = OpenRun(dir, testManifest(), false)
+	checkErr(t, "OpenRun", err, "moving the segment aside also drops its valid records")
+	got, err2 := os.ReadFile(seg)
+	ok(t, err2)
+	if !bytes.Equal(got, damaged) {
+		t.Fatalf("OpenRun changed the damaged segment: %d bytes, was %d", len(got), len(damaged))
+	}
+
+	checkErr(t, "ReadRows", ReadRows(dir, func(string, []Row) error { return nil }))
+
+	res, err := Export(dir, ExportOptions{SkipDamaged: true})
+	ok(t, err)
+	if res.Configs[0].Rows != 19 || res.Counts.Accepted != 19 {
+		t.Fatalf("skip-damaged export: %d rows, %d accepted; want 19", res.Configs[0].Rows, res.Counts.Accepted)
+	}
+	if res.SkippedLines != 1 || res.SkippedBytes != end-start || len(res.Skipped) != 1 || res.Skipped[0].Start != start {
+		t.Fatalf("skipped = %d lines, %d bytes, %+v; want 1 line, %d bytes at %d", res.SkippedLines, res.SkippedBytes, res.Skipped, end-start, start)
+	}
+	card, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	ok(t, err)
+	if want := fmt.Sprintf("skipped 1 damaged line(s) (%d bytes) in journal/00000001.jsonl", end-start); !strings.Contains(string(card), want) {
+		t.Fatalf("card does not note the skipped damage (%q)", want)
+	}
+	got, err = os.ReadFile(seg)
+	ok(t, err)
+	if !bytes.Equal(got, damaged) {
+		t.Fatal("export changed the journal")
 	}
 }

@@ -79,7 +79,7 @@ func childMountNS(tcase, dir string) error {
 		r.Close()
 		// The journal holds exactly the acknowledged units, with no torn tail.
 		lines := 0
-		scan, err := scanJournal(filepath.Join(run, journalDir), false, func(_ linePos, h header, _ []byte) error {
+		scan, err := scanJournal(filepath.Join(run, journalDir), scanStrict, func(_ linePos, h header, _ []byte) error {
 			if h.unit != unitID(lines) {
 				return fmt.Errorf("line %d is %s", lines, h.unit)
 			}

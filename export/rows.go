@@ -12,7 +12,7 @@ import (
 // commands to read a previous run's output as their input.
 func ReadRows(dir string, fn func(unit string, rows []Row) error) error {
 	st := newReplayState()
-	_, err := scanJournal(filepath.Join(dir, journalDir), false, func(_ linePos, h header, line []byte) error {
+	_, err := scanJournal(filepath.Join(dir, journalDir), scanStrict, func(_ linePos, h header, line []byte) error {
 		// Same rule as Done and export: a unit's first entry wins, even
 		// when it is a rejection.
 		first, err := st.apply(h, line)
@@ -37,7 +37,7 @@ func ReadRows(dir string, fn func(unit string, rows []Row) error) error {
 		return fn(h.unit, rows)
 	})
 	if err != nil {
-		return fmt.Errorf("read rows of %s: %w", dir, err)
+		return fmt.Errorf("read rows of %s: %w", dir, withDir(err, dir))
 	}
 	return nil
 }

@@ -66,7 +66,10 @@ func keyOf(unit string) unitKey {
 // renamed to dir.old-<UTC time> (see [Run.Previous]) and a new run starts;
 // nothing is deleted. A directory that holds other files is never touched.
 //
-// On resume, a torn journal tail left by a crash is truncated ([Run.Repaired]).
+// On resume, a torn journal tail left by a crash (an unfinished last write)
+// is truncated ([Run.Repaired]). Damage anywhere else, such as a bad line
+// with valid records after it, is never truncated: OpenRun returns a
+// [*DamagedJournalError] and leaves the journal as it is.
 func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 	dir = filepath.Clean(dir)
 	r := &Run{
@@ -112,12 +115,12 @@ func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 			r.lock.Close()
 		}
 	}()
-	scan, err := scanJournal(jdir, true, func(_ linePos, h header, line []byte) error {
+	scan, err := scanJournal(jdir, scanRepair, func(_ linePos, h header, line []byte) error {
 		_, err := r.st.apply(h, line)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("replay journal of %s: %w", dir, err)
+		return nil, fmt.Errorf("replay journal of %s: %w", dir, withDir(err, dir))
 	}
 	r.repaired = Repair{File: scan.droppedFile, Bytes: scan.dropped}
 	lastVec, err := scanVectors(vdir, true, func(unit string, _ []float32) error {

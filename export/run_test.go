@@ -233,7 +233,7 @@ func TestProvenanceFilledFromManifest(t *testing.T) {
 	ok(t, r.Add("b", Provenance{Model: "judge:1b", Seed: &seed, Method: "evol-instruct", TemplateHash: "h"}, sftFixture(2)))
 	ok(t, r.Close())
 	var got []Provenance
-	_, err := scanJournal(filepath.Join(dir, journalDir), false, func(_ linePos, _ header, line []byte) error {
+	_, err := scanJournal(filepath.Join(dir, journalDir), scanStrict, func(_ linePos, _ header, line []byte) error {
 		e, err := decodeEntry(line)
 		got = append(got, e.Prov)
 		return err

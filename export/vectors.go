@@ -85,6 +85,9 @@ func scanVectors(dir string, repair bool, fn func(string, []float32) error) (las
 	return lastSeq, nil
 }
 
+// tornTail is a torn vector record at the end of the last segment.
+type tornTail struct{ at, bytes int64 }
+
 func scanVectorSegment(path string, last bool, fn func(unit string, raw []byte) error) (tornTail, error) {
 	f, err := os.Open(path)
 	if err != nil {
