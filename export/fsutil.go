@@ -18,6 +18,10 @@ var (
 	createTemp = os.CreateTemp
 )
 
+// dataFileMode is the mode of every file Export and OpenRun publish (run.json,
+// README.md, Parquet shards), whatever the umask: the folder is shared as is.
+const dataFileMode = 0o644
+
 // fileWriter adapts fileWrite to io.Writer for libraries (parquet-go).
 type fileWriter struct{ f *os.File }
 
@@ -44,6 +48,11 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Name(), diskHint(err))
+	}
+	// os.CreateTemp makes the file 0600; a dataset folder is meant to be
+	// shared, so every file in it is 0644 like the Parquet shards.
+	if err := f.Chmod(dataFileMode); err != nil {
+		return fmt.Errorf("chmod %s: %w", f.Name(), diskHint(err))
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", f.Name(), diskHint(err))

@@ -249,9 +249,13 @@ func (s *shardWriter[T]) writePending() error {
 
 func (s *shardWriter[T]) openShard() error {
 	path := filepath.Join(s.dir, fmt.Sprintf("part-%05d.parquet.tmp", len(s.parts)))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, dataFileMode)
 	if err != nil {
 		return fmt.Errorf("create shard %s: %w", path, diskHint(err))
+	}
+	if err := f.Chmod(dataFileMode); err != nil { // whatever the umask
+		f.Close()
+		return fmt.Errorf("chmod shard %s: %w", path, diskHint(err))
 	}
 	s.f = f
 	s.parts = append(s.parts, path)

@@ -44,6 +44,20 @@ type Repair struct {
 	Bytes int64
 }
 
+// String says what was dropped, for the user: "dropped 4748 bytes of an
+// unfinished record at the end of journal/00000003.jsonl".
+func (r Repair) String() string {
+	if r.Bytes == 0 {
+		return "nothing to repair"
+	}
+	name := filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(r.File)), filepath.Base(r.File)))
+	unit := "bytes"
+	if r.Bytes == 1 {
+		unit = "byte"
+	}
+	return fmt.Sprintf("dropped %d %s of an unfinished record at the end of %s", r.Bytes, unit, name)
+}
+
 // unitKey is a 128-bit FNV-1a hash of a unit id: it keeps the done set at a
 // fixed 16 bytes per unit whatever the id length; accidental collisions are
 // out of reach (≈2⁻⁸⁸ at a billion units).

@@ -2,6 +2,7 @@ package export
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,5 +327,43 @@ func TestReadRows(t *testing.T) {
 	}
 	if c, isCrit := got[4].(Critique); !isCrit || len(c.Steps) != 2 {
 		t.Fatalf("row 4 = %#v", got[4])
+	}
+}
+
+func TestRepairString(t *testing.T) {
+	tests := []struct {
+		r    Repair
+		want string
+	}{
+		{Repair{File: filepath.Join("out", "run", journalDir, "00000003.jsonl"), Bytes: 4748},
+			"dropped 4748 bytes of an unfinished record at the end of journal/00000003.jsonl"},
+		{Repair{File: filepath.Join("run", journalDir, "00000001.jsonl"), Bytes: 1},
+			"dropped 1 byte of an unfinished record at the end of journal/00000001.jsonl"},
+		{Repair{}, "nothing to repair"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(tt.r); got != tt.want {
+			t.Errorf("fmt.Sprint(%#v) = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+}
+
+// TestFileModes: a dataset folder is shared as is, so run.json, README.md
+// and every shard are 0644 (os.CreateTemp alone would make the first two 0600).
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	mixedRun(t, dir, []int{0, 1, 2, 3, 4, 5})
+	res, err := Export(dir, ExportOptions{})
+	ok(t, err)
+	files := []string{manifestFile, "README.md"}
+	for _, c := range res.Configs {
+		files = append(files, c.Files...)
+	}
+	for _, f := range files {
+		st, err := os.Stat(filepath.Join(dir, f))
+		ok(t, err)
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s is %v, want -rw-r--r--", f, st.Mode().Perm())
+		}
 	}
 }
