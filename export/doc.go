@@ -20,8 +20,10 @@
 // [Run.Reject] (a reason). Add returns once the line is written and
 // fsync'd; concurrent callers share one fsync (group commit). Every line
 // carries a CRC, so a line torn by a crash is detected, and the next
-// OpenRun truncates it (only the last, unacknowledged group commit can be
-// torn; damage elsewhere is reported, never silently dropped). The first
+// OpenRun truncates it and appends to the same segment. Only the last,
+// unacknowledged write can be torn: a bad line with a valid one after it is
+// damage, reported as a [*DamagedJournalError] (file and byte range) and
+// never truncated; [ExportOptions].SkipDamaged exports around it. The first
 // entry of a unit wins: duplicates from races or redone work are ignored
 // everywhere (Done, counts, export).
 //

@@ -125,23 +125,34 @@ func TestTornTail(t *testing.T) {
 // an earlier segment, is corruption; resume must refuse, not drop data.
 func TestDamageNotTail(t *testing.T) {
 	t.Run("earlier segment", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "run")
-		r := mustOpen(t, dir, testManifest(), false)
-		addSFT(t, r, 0, 3)
-		ok(t, r.Close())
-		r = mustOpen(t, dir, testManifest(), false) // second segment
-		addSFT(t, r, 3, 6)
-		ok(t, r.Close())
-		seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
-		b, err := os.ReadFile(seg)
-		ok(t, err)
-		b[20] ^= 1
-		ok(t, os.WriteFile(seg, b, 0o644))
-		if _, err := OpenRun(dir, testManifest(), false); err == nil || !strings.Contains(err.Error(), "damaged") {
-			t.Fatalf("OpenRun = %v, want a damaged-segment error", err)
-		}
-		if _, err := Export(dir, ExportOptions{}); err == nil || !strings.Contains(err.Error(), "damaged") {
-			t.Fatalf("Export = %v, want a damaged-segment error", err)
+		for _, damage := range []string{"flipped byte", "cut last line"} {
+			t.Run(damage, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "run")
+				r := mustOpen(t, dir, testManifest(), false)
+				r.journal.maxSegBytes = 1 // one segment per unit
+				addSFT(t, r, 0, 3)
+				ok(t, r.Close())
+				seg := filepath.Join(dir, journalDir, segmentName(1, journalExt))
+				b, err := os.ReadFile(seg)
+				ok(t, err)
+				if damage == "flipped byte" {
+					b[20] ^= 1
+				} else {
+					b = b[:len(b)-10] // torn, but not in the last segment
+				}
+				ok(t, os.WriteFile(seg, b, 0o644))
+				if _, err := OpenRun(dir, testManifest(), false); !errors.As(err, new(*DamagedJournalError)) {
+					t.Fatalf("OpenRun = %v, want a *DamagedJournalError", err)
+				}
+				if _, err := Export(dir, ExportOptions{}); !errors.As(err, new(*DamagedJournalError)) {
+					t.Fatalf("Export = %v, want a *DamagedJournalError", err)
+				}
+				res, err := Export(dir, ExportOptions{SkipDamaged: true})
+				ok(t, err)
+				if res.Configs[0].Rows != 2 || res.SkippedLines != 1 {
+					t.Fatalf("skip-damaged export: %d rows, %d lines skipped; want 2 and 1", res.Configs[0].Rows, res.SkippedLines)
+				}
+			})
 		}
 	})
 	t.Run("bad tail longer than one commit", func(t *testing.T) {
@@ -287,5 +298,98 @@ func TestDamageInsideJournal(t *testing.T) {
 	ok(t, err)
 	if !bytes.Equal(got, damaged) {
 		t.Fatal("export changed the journal")
+	}
+}
+
+// TestResumeAppendsToLastSegment: resuming appends to the last segment when
+// it ends on a whole record (also right after a torn tail was dropped), so
+// five resumes leave one segment, and replay sees every record.
+func TestResumeAppendsToLastSegment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	jdir, vdir := filepath.Join(dir, journalDir), filepath.Join(dir, vectorsDir)
+	n := 0
+	for open := range 5 {
+		r := mustOpen(t, dir, testManifest(), false)
+		if open == 3 && r.Repaired().Bytes == 0 {
+			t.Fatal("the torn tail was not dropped")
+		}
+		for range 4 {
+			ok(t, r.AddVector(unitID(n), []float32{float32(n), 1}))
+			addSFT(t, r, n, n+1)
+			n++
+		}
+		ok(t, r.Close())
+		if open == 2 {
+			// A crash in the middle of a write: the next open truncates
+			// the tail and appends right after the last whole record.
+			seg := filepath.Join(jdir, segmentName(1, journalExt))
+			f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+			ok(t, err)
+			_, err = f.WriteString(`{"unit":"torn","kind":"row","con`)
+			ok(t, err)
+			ok(t, f.Close())
+		}
+	}
+	for _, d := range []struct{ dir, ext string }{{jdir, journalExt}, {vdir, vectorsExt}} {
+		seqs, err := listSegments(d.dir, d.ext)
+		ok(t, err)
+		if len(seqs) != 1 {
+			t.Fatalf("%s: segments %v after 5 opens, want one", d.dir, seqs)
+		}
+	}
+	var units []string
+	ok(t, ReadRows(dir, func(unit string, _ []Row) error { units = append(units, unit); return nil }))
+	if len(units) != n {
+		t.Fatalf("replay read %d units, want %d", len(units), n)
+	}
+	for i, u := range units {
+		if u != unitID(i) {
+			t.Fatalf("unit %d is %s, want %s", i, u, unitID(i))
+		}
+	}
+	vecs := 0
+	ok(t, ReadVectors(dir, func(string, []float32) error { vecs++; return nil }))
+	r := mustOpen(t, dir, testManifest(), false)
+	defer r.Close()
+	if got := r.Counts().Accepted; got != int64(n) || vecs != n {
+		t.Fatalf("accepted = %d, vectors = %d; want %d", got, vecs, n)
+	}
+}
+
+// TestSegmentReuseNeedsExactSize: a last segment that is not the size the
+// scan found (it changed since) is left alone and a new one is started.
+func TestSegmentReuseNeedsExactSize(t *testing.T) {
+	dir := t.TempDir()
+	seg := filepath.Join(dir, segmentName(1, journalExt))
+	ok(t, os.WriteFile(seg, []byte("whole records\n"), 0o644))
+	for _, tt := range []struct {
+		name    string
+		scanned int64
+		maxSeg  int64
+		wantSeq int
+	}{
+		{"same size", 14, defaultMaxSegmentBytes, 1},
+		{"grew since the scan", 10, defaultMaxSegmentBytes, 2},
+		{"full", 14, 14, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before, err := os.ReadFile(seg)
+			ok(t, err)
+			l := openSegLog(dir, journalExt, 1, tt.scanned)
+			l.maxSegBytes = tt.maxSeg
+			ok(t, l.Append([]byte("x\n")))
+			ok(t, l.Close())
+			if l.seq != tt.wantSeq {
+				t.Fatalf("appended to segment %d, want %d", l.seq, tt.wantSeq)
+			}
+			if tt.wantSeq != 1 {
+				after, err := os.ReadFile(seg)
+				ok(t, err)
+				if !bytes.Equal(after, before) {
+					t.Fatal("a segment that was not reused changed")
+				}
+				ok(t, os.Remove(filepath.Join(dir, segmentName(2, journalExt))))
+			}
+		})
 	}
 }

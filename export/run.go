@@ -137,7 +137,7 @@ func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 		return nil, fmt.Errorf("replay journal of %s: %w", dir, withDir(err, dir))
 	}
 	r.repaired = Repair{File: scan.droppedFile, Bytes: scan.dropped}
-	lastVec, err := scanVectors(vdir, true, func(unit string, _ []float32) error {
+	lastVec, lastVecEnd, err := scanVectors(vdir, true, func(unit string, _ []float32) error {
 		r.vecDone[keyOf(unit)] = struct{}{}
 		return nil
 	})
@@ -160,8 +160,8 @@ func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 	if err := writeManifest(dir, &m); err != nil {
 		return nil, err
 	}
-	r.journal = openSegLog(jdir, journalExt, scan.lastSeq)
-	r.vectors = openSegLog(vdir, vectorsExt, lastVec)
+	r.journal = openSegLog(jdir, journalExt, scan.lastSeq, scan.lastEnd)
+	r.vectors = openSegLog(vdir, vectorsExt, lastVec, lastVecEnd)
 	ok = true
 	return r, nil
 }

@@ -22,8 +22,10 @@ import (
 // ran, writes them with one write and syncs once (group commit): the window
 // is bounded by one fsync and by maxBatchBytes, and adds no timer latency.
 //
-// A new segment is started on every open, so a segment repaired after a
-// crash is never appended to again, and when one reaches maxSegmentBytes.
+// A reopened log appends to its last segment when that segment ends on a
+// whole valid record (after a torn tail was truncated and synced, too), so
+// resumes do not pile up segments; it starts a new segment when the file is
+// not the size the scan found, and whenever one reaches maxSegmentBytes.
 type segLog struct {
 	dir, ext      string
 	maxSegBytes   int64
@@ -33,6 +35,10 @@ type segLog struct {
 	f    *os.File
 	seq  int   // number of the current (or next, when f is nil) segment
 	size int64 // bytes of f known to end on a whole record
+	// reuse is set until the first commit when segment seq exists and its
+	// first reuseSize bytes are whole valid records (what the scan found).
+	reuse     bool
+	reuseSize int64
 
 	reqs chan *appendReq
 	done chan struct{}
@@ -65,9 +71,12 @@ const (
 	defaultMaxBatchBytes   = 4 << 20
 )
 
-// openSegLog starts a log whose next segment is number lastSeq+1; the file
-// is created on the first append.
-func openSegLog(dir, ext string, lastSeq int) *segLog {
+// openSegLog starts a log after segment lastSeq, whose scan found whole
+// valid records up to byte lastEnd (and nothing after them, or a torn tail
+// already truncated). The first append goes to that segment if the file
+// still has exactly lastEnd bytes and room to grow, else to a new segment
+// lastSeq+1; nothing is opened or created before it.
+func openSegLog(dir, ext string, lastSeq int, lastEnd int64) *segLog {
 	l := &segLog{
 		dir:           dir,
 		ext:           ext,
@@ -76,6 +85,9 @@ func openSegLog(dir, ext string, lastSeq int) *segLog {
 		seq:           lastSeq + 1,
 		reqs:          make(chan *appendReq, 256),
 		done:          make(chan struct{}),
+	}
+	if lastSeq > 0 {
+		l.seq, l.reuse, l.reuseSize = lastSeq, true, lastEnd
 	}
 	go l.commitLoop()
 	return l
@@ -208,6 +220,14 @@ func (l *segLog) commit(buf []byte, records int) error {
 }
 
 func (l *segLog) startSegment() error {
+	if l.reuse {
+		l.reuse = false
+		ok, err := l.reopenSegment()
+		if ok || err != nil {
+			return err
+		}
+		l.seq++
+	}
 	path := filepath.Join(l.dir, segmentName(l.seq, l.ext))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
@@ -219,6 +239,31 @@ func (l *segLog) startSegment() error {
 	}
 	l.f, l.size = f, 0
 	return nil
+}
+
+// reopenSegment opens segment seq for appending if it is safe: the file
+// has exactly the bytes the scan checked (so it ends on a whole record) and
+// room to grow. ok is false when a new segment should be started instead.
+func (l *segLog) reopenSegment() (ok bool, err error) {
+	if l.reuseSize >= l.maxSegBytes {
+		return false, nil
+	}
+	path := filepath.Join(l.dir, segmentName(l.seq, l.ext))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("open segment %s: %w", path, diskHint(err))
+	}
+	st, err := f.Stat()
+	if err != nil || st.Size() != l.reuseSize {
+		// Changed since the scan (or unknown): leave it as it is.
+		f.Close()
+		return false, nil
+	}
+	l.f, l.size = f, l.reuseSize
+	return true, nil
 }
 
 func segmentName(seq int, ext string) string { return fmt.Sprintf("%08d%s", seq, ext) }

@@ -44,14 +44,16 @@ func encodeVector(unit string, v []float32) []byte {
 // the order they were added; a unit stored twice is reported once (first
 // wins). A torn tail from a crash is skipped. fn must not keep v.
 func ReadVectors(dir string, fn func(unit string, v []float32) error) error {
-	_, err := scanVectors(filepath.Join(dir, vectorsDir), false, fn)
+	_, _, err := scanVectors(filepath.Join(dir, vectorsDir), false, fn)
 	return err
 }
 
-func scanVectors(dir string, repair bool, fn func(string, []float32) error) (lastSeq int, err error) {
+// scanVectors calls fn for every record; lastEnd is where the last segment
+// ends on a whole record (after a repair, its new size).
+func scanVectors(dir string, repair bool, fn func(string, []float32) error) (lastSeq int, lastEnd int64, err error) {
 	seqs, err := listSegments(dir, vectorsExt)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	seen := make(map[unitKey]struct{})
 	var v []float32
@@ -74,19 +76,21 @@ func scanVectors(dir string, repair bool, fn func(string, []float32) error) (las
 			return fn(unit, v)
 		})
 		if err != nil {
-			return lastSeq, err
+			return lastSeq, 0, err
 		}
+		lastEnd = torn.end - torn.bytes
 		if torn.bytes > 0 && repair {
 			if err := truncateTail(path, torn.at); err != nil {
-				return lastSeq, err
+				return lastSeq, 0, err
 			}
 		}
 	}
-	return lastSeq, nil
+	return lastSeq, lastEnd, nil
 }
 
-// tornTail is a torn vector record at the end of the last segment.
-type tornTail struct{ at, bytes int64 }
+// tornTail is a torn vector record at the end of the last segment (bytes
+// from at) of a segment of end bytes.
+type tornTail struct{ at, bytes, end int64 }
 
 func scanVectorSegment(path string, last bool, fn func(unit string, raw []byte) error) (tornTail, error) {
 	f, err := os.Open(path)
@@ -105,7 +109,7 @@ func scanVectorSegment(path string, last bool, fn func(unit string, raw []byte) 
 	for off < size {
 		bad := func() (tornTail, error) {
 			if last && size-off <= tornWindow {
-				return tornTail{at: off, bytes: size - off}, nil
+				return tornTail{at: off, bytes: size - off, end: size}, nil
 			}
 			return tornTail{}, fmt.Errorf("vector segment %s is damaged at byte %d (not a torn write from a crash)", path, off)
 		}
@@ -141,7 +145,7 @@ func scanVectorSegment(path string, last bool, fn func(unit string, raw []byte) 
 		}
 		off += int64(len(rec))
 	}
-	return tornTail{}, nil
+	return tornTail{end: off}, nil
 }
 
 func validUnit(unit string) error {
