@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,6 +36,9 @@ func (e *HubError) Error() string {
 	}
 	return msg
 }
+
+// hubBackoff is the first pause before a retry; it doubles each time.
+var hubBackoff = 500 * time.Millisecond // Overridden by tests.
 
 // hubClient speaks the Hub's HTTP API. The token is sent only to the Hub's
 // own host, never to the storage URLs the Hub hands out.
@@ -125,13 +129,43 @@ func (c *hubClient) once(ctx context.Context, req hubRequest) (*http.Response, e
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("%s: %s %s: %w", req.op, req.method, redactURL(hr.URL), err)
+		return nil, &netError{op: req.op, where: req.method + " " + redactURL(hr.URL), msg: c.redact(err.Error()), err: err}
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, &HubError{Op: req.op, StatusCode: resp.StatusCode, Message: errorMessage(resp)}
+	// A server may echo the Authorization header in its explanation.
+	return nil, &HubError{Op: req.op, StatusCode: resp.StatusCode, Message: c.redact(errorMessage(resp))}
+}
+
+// scrub is the last guard before an error leaves [Push]: if the token is
+// in its text anyway, only the redacted text goes out.
+func (c *hubClient) scrub(err error) error {
+	if err == nil || c.token == "" || !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return errors.New(c.redact(err.Error()))
+}
+
+// netError is a failure to get any answer. Its text is built once, with
+// the token taken out, while Unwrap still reaches the cause (a timeout,
+// a refused connection, ctx's error) for errors.Is.
+type netError struct {
+	op, where, msg string
+	err            error
+}
+
+func (e *netError) Error() string { return e.op + ": " + e.where + ": " + e.msg }
+func (e *netError) Unwrap() error { return e.err }
+
+// redact removes the token from text that came from elsewhere (a server's
+// error message, a transport error) before it can reach an error or a log.
+func (c *hubClient) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[token]")
 }
 
 // errorMessage extracts the Hub's explanation from an error response.
@@ -183,4 +217,66 @@ func (c *hubClient) doJSON(ctx context.Context, op, method, u string, in, out an
 		return fmt.Errorf("%s: decode answer: %w", op, err)
 	}
 	return nil
+}
+
+// flexInt decodes a JSON number or a string holding one: the LFS batch
+// and tree answers are not consistent about sizes ("size": 123 or "123").
+type flexInt int64
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		*n = 0
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return fmt.Errorf("%s is not a whole number", b)
+		}
+		v = int64(f)
+	}
+	*n = flexInt(v)
+	return nil
+}
+
+// flexString decodes a JSON string, number or boolean as text: LFS
+// action headers are strings in the spec, but chunk_size and part
+// numbers have been seen as numbers.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = flexString(v)
+		return nil
+	}
+	switch t := strings.TrimSpace(string(b)); {
+	case t == "null":
+		*s = ""
+	case t == "true" || t == "false":
+		*s = flexString(t)
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("header value %s is neither text nor a number", b)
+		}
+		*s = flexString(n.String())
+	}
+	return nil
+}
+
+// flexHeader is a header map whose values may be strings or numbers.
+type flexHeader map[string]flexString
+
+func (h flexHeader) strings() map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = string(v)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -19,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // PushOptions configures [Push]. The zero value gives the defaults.
@@ -96,7 +96,7 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 		hc = http.DefaultClient
 	}
 	p := &pusher{
-		c:        &hubClient{endpoint: endpoint, host: eu.Host, token: token, http: hc, retries: 4, backoff: 500 * time.Millisecond},
+		c:        &hubClient{endpoint: endpoint, host: eu.Host, token: token, http: hc, retries: 4, backoff: hubBackoff},
 		repo:     repo,
 		rev:      rev,
 		progress: opts.Progress,
@@ -109,46 +109,32 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", dir, err)
 	}
-	if err := p.createRepo(ctx, ns, name, opts.Private); err != nil {
-		return nil, fmt.Errorf("push to %s: %w", repo, err)
-	}
-	remote, err := p.listRemote(ctx)
+	res, err := p.push(ctx, ns, name, files, opts.Private, opts.KeepStale, msg)
 	if err != nil {
-		return nil, fmt.Errorf("push to %s: %w", repo, err)
+		return nil, p.c.scrub(fmt.Errorf("push to %s: %w", repo, err))
+	}
+	return res, nil
+}
+
+// push does the network part of [Push].
+func (p *pusher) push(ctx context.Context, ns, name string, files []*localFile, private, keepStale bool, msg string) (*PushResult, error) {
+	if err := p.createRepo(ctx, ns, name, private); err != nil {
+		return nil, err
+	}
+	head, err := p.head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := p.listRemote(ctx, cmp.Or(head, p.rev))
+	if err != nil {
+		return nil, err
 	}
 	if err := p.preupload(ctx, files); err != nil {
-		return nil, fmt.Errorf("push to %s: %w", repo, err)
+		return nil, err
 	}
-
-	res := &PushResult{}
-	var changed []*localFile
-	for _, f := range files {
-		r, ok := remote[f.path]
-		switch {
-		case f.ignore:
-			continue
-		case ok && f.lfs && r.LFS != nil && r.LFS.OID == f.sha256:
-			res.Unchanged = append(res.Unchanged, f.path)
-		case ok && !f.lfs && r.OID == f.gitOID:
-			res.Unchanged = append(res.Unchanged, f.path)
-		default:
-			changed = append(changed, f)
-		}
-	}
-	var deleted []string
-	if !opts.KeepStale {
-		local := map[string]bool{}
-		for _, f := range files {
-			local[f.path] = true
-		}
-		for path := range remote {
-			if d, base := filepath.Split(path); isShardDir(strings.TrimSuffix(d, "/")) && shardPattern.MatchString(base) && !local[path] {
-				deleted = append(deleted, path)
-			}
-		}
-		slices.Sort(deleted)
-	}
-	for _, f := range res.Unchanged {
+	changed, unchanged, deleted := plan(files, remote, keepStale)
+	res := &PushResult{Unchanged: unchanged}
+	for _, f := range unchanged {
 		p.progress(f, "unchanged")
 	}
 	if len(changed) == 0 && len(deleted) == 0 {
@@ -161,17 +147,66 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 		}
 	}
 	if err := p.uploadLFS(ctx, lfsFiles); err != nil {
-		return nil, fmt.Errorf("push to %s: %w", repo, err)
+		return nil, err
 	}
-	commitURL, err := p.commit(ctx, msg, changed, deleted)
+	commitURL, err := p.commit(ctx, msg, changed, deleted, head)
 	if err != nil {
-		return nil, fmt.Errorf("push to %s: %w", repo, err)
+		return nil, err
 	}
 	for _, f := range changed {
 		res.Uploaded = append(res.Uploaded, f.path)
 	}
 	res.Deleted, res.CommitURL = deleted, commitURL
 	return res, nil
+}
+
+// plan compares the local files with the remote tree: what to upload,
+// what is already there, and which stale shards to delete.
+func plan(files []*localFile, remote map[string]remoteEntry, keepStale bool) (changed []*localFile, unchanged, deleted []string) {
+	for _, f := range files {
+		r, ok := remote[f.path]
+		switch {
+		case f.ignore:
+			continue
+		case ok && f.lfs && r.LFS != nil && r.LFS.OID == f.sha256:
+			unchanged = append(unchanged, f.path)
+		case ok && !f.lfs && r.OID == f.gitOID:
+			unchanged = append(unchanged, f.path)
+		default:
+			changed = append(changed, f)
+		}
+	}
+	if !keepStale {
+		local := map[string]bool{}
+		for _, f := range files {
+			local[f.path] = true
+		}
+		for path := range remote {
+			if d, base := filepath.Split(path); isShardDir(strings.TrimSuffix(d, "/")) && shardPattern.MatchString(base) && !local[path] {
+				deleted = append(deleted, path)
+			}
+		}
+		slices.Sort(deleted)
+	}
+	return changed, unchanged, deleted
+}
+
+// commitOrder puts the shards first and the card last, so that when a push
+// is split into several commits the card that describes the new shards
+// lands with (or after) them.
+func commitOrder(files []*localFile) []*localFile {
+	rank := func(f *localFile) int {
+		switch {
+		case strings.Contains(f.path, "/"):
+			return 0
+		case f.path == "README.md":
+			return 2
+		}
+		return 1
+	}
+	out := slices.Clone(files)
+	slices.SortStableFunc(out, func(a, b *localFile) int { return cmp.Or(rank(a)-rank(b), strings.Compare(a.path, b.path)) })
+	return out
 }
 
 func isShardDir(d string) bool { return d == defaultDataDir || slices.Contains(knownConfigs, d) }
@@ -274,22 +309,40 @@ func (p *pusher) createRepo(ctx context.Context, ns, name string, private bool) 
 	return err
 }
 
+// head returns the commit the branch points at, or "" when the Hub does
+// not know the branch (yet). Commits name it as their parent, so the Hub
+// refuses one made on a stale view (412) instead of applying it twice.
+func (p *pusher) head(ctx context.Context) (string, error) {
+	var info struct {
+		SHA string `json:"sha"`
+	}
+	err := p.c.doJSON(ctx, "read branch head", http.MethodGet, p.api("revision", url.PathEscape(p.rev)), nil, &info, "")
+	var he *HubError
+	if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return info.SHA, nil
+}
+
 type remoteEntry struct {
-	Type string `json:"type"`
-	Path string `json:"path"`
-	OID  string `json:"oid"`
-	Size int64  `json:"size"`
+	Type string  `json:"type"`
+	Path string  `json:"path"`
+	OID  string  `json:"oid"`
+	Size flexInt `json:"size"`
 	LFS  *struct {
-		OID  string `json:"oid"`
-		Size int64  `json:"size"`
+		OID  string  `json:"oid"`
+		Size flexInt `json:"size"`
 	} `json:"lfs"`
 }
 
-// listRemote returns the files in the repository at the revision (none for
-// a new repository), following the tree API's pagination.
-func (p *pusher) listRemote(ctx context.Context) (map[string]remoteEntry, error) {
+// listRemote returns the files in the repository at ref, a commit or a
+// branch (none for a new repository), following the tree API's pagination.
+func (p *pusher) listRemote(ctx context.Context, ref string) (map[string]remoteEntry, error) {
 	out := map[string]remoteEntry{}
-	next := p.api("tree", url.PathEscape(p.rev)) + "?recursive=true&expand=false"
+	next := p.api("tree", url.PathEscape(ref)) + "?recursive=true&expand=false"
 	for next != "" {
 		resp, err := p.c.do(ctx, hubRequest{op: "list files", method: http.MethodGet, url: next})
 		var he *HubError
@@ -551,14 +604,18 @@ func (c *hubClient) doJSONHeaders(ctx context.Context, op, u string, in any, hdr
 
 // commit creates one commit with the changed files and deletions, as the
 // NDJSON commit API expects: a header line, then one line per operation.
-func (p *pusher) commit(ctx context.Context, msg string, files []*localFile, deleted []string) (string, error) {
+func (p *pusher) commit(ctx context.Context, msg string, files []*localFile, deleted []string, parent string) (string, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	line := func(key string, value any) error { return enc.Encode(map[string]any{"key": key, "value": value}) }
-	if err := line("header", map[string]string{"summary": msg, "description": ""}); err != nil {
+	header := map[string]string{"summary": msg, "description": ""}
+	if parent != "" {
+		header["parentCommit"] = parent
+	}
+	if err := line("header", header); err != nil {
 		return "", err
 	}
-	for _, f := range files {
+	for _, f := range commitOrder(files) {
 		var err error
 		if f.lfs {
 			err = line("lfsFile", map[string]any{"path": f.path, "algo": "sha256", "oid": f.sha256, "size": f.size})
