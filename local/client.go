@@ -32,8 +32,9 @@ type hostState struct {
 	downUntil time.Time
 	tuner     *autoTuner
 
-	versionMu sync.Mutex
-	version   string
+	// features caches what probing found, per model ("" = no model).
+	featMu   sync.Mutex
+	features map[string]Features
 }
 
 // Client talks to one or more Ollama servers. Requests are spread over the
@@ -258,13 +259,20 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 	if err := checkContext(req.Model, req.Options, size); err != nil {
 		return nil, err
 	}
+	think, err := thinkValue(req.Think)
+	if err != nil {
+		return nil, err
+	}
 	stream := false
 	areq := &api.ChatRequest{
-		Model:    req.Model,
-		Messages: msgs,
-		Stream:   &stream,
-		Format:   formatOf(req.Schema),
-		Options:  buildOptions(req.Options, req.Seed),
+		Model:       req.Model,
+		Messages:    msgs,
+		Stream:      &stream,
+		Format:      formatOf(req.Schema),
+		Options:     buildOptions(req.Options, req.Seed),
+		Think:       think,
+		Logprobs:    req.Logprobs,
+		TopLogprobs: req.TopLogprobs,
 	}
 	out, err := c.complete(ctx, req.Model, "/api/chat", areq)
 	if err != nil {
@@ -278,14 +286,21 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 	if err := checkContext(req.Model, req.Options, len(req.Prompt)); err != nil {
 		return nil, err
 	}
+	think, err := thinkValue(req.Think)
+	if err != nil {
+		return nil, err
+	}
 	stream := false
 	areq := &api.GenerateRequest{
-		Model:   req.Model,
-		Prompt:  req.Prompt,
-		Raw:     req.Raw,
-		Stream:  &stream,
-		Format:  formatOf(req.Schema),
-		Options: buildOptions(req.Options, req.Seed),
+		Model:       req.Model,
+		Prompt:      req.Prompt,
+		Raw:         req.Raw,
+		Stream:      &stream,
+		Format:      formatOf(req.Schema),
+		Options:     buildOptions(req.Options, req.Seed),
+		Think:       think,
+		Logprobs:    req.Logprobs,
+		TopLogprobs: req.TopLogprobs,
 	}
 	out, err := c.complete(ctx, req.Model, "/api/generate", areq)
 	if err != nil {
@@ -299,12 +314,42 @@ func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response,
 type completionReply struct {
 	Model    string `json:"model"`
 	Response string `json:"response"`
+	Thinking string `json:"thinking"`
 	Message  struct {
-		Content string `json:"content"`
+		Content  string `json:"content"`
+		Thinking string `json:"thinking"`
 	} `json:"message"`
-	Done       bool   `json:"done"`
-	DoneReason string `json:"done_reason"`
+	Done       bool          `json:"done"`
+	DoneReason string        `json:"done_reason"`
+	Logprobs   []api.Logprob `json:"logprobs"`
 	api.Metrics
+}
+
+// thinkValue turns [ChatRequest.Think] into the api's bool-or-level value.
+func thinkValue(s string) (*api.ThinkValue, error) {
+	switch s {
+	case "":
+		return nil, nil
+	case "true", "false":
+		return &api.ThinkValue{Value: s == "true"}, nil
+	case "low", "medium", "high":
+		return &api.ThinkValue{Value: s}, nil
+	}
+	return nil, fmt.Errorf("bad think value %q: want true, false, low, medium or high", s)
+}
+
+func logprobsOf(in []api.Logprob) []TokenLogprob {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]TokenLogprob, len(in))
+	for i, lp := range in {
+		out[i] = TokenLogprob{Token: lp.Token, Logprob: lp.Logprob}
+		for _, top := range lp.TopLogprobs {
+			out[i].Top = append(out[i].Top, TokenLogprob{Token: top.Token, Logprob: top.Logprob})
+		}
+	}
+	return out
 }
 
 // complete runs one chat or generate request through the scheduler.
@@ -318,7 +363,8 @@ func (c *Client) complete(ctx context.Context, model, path string, areq any) (*R
 		}
 		out = &Response{Content: r.Response + r.Message.Content, Model: r.Model, DoneReason: doneReason(r.Done, r.DoneReason),
 			PromptTokens: r.PromptEvalCount, OutputTokens: r.EvalCount, Duration: time.Since(start), Host: h.url,
-			ComputeDuration: r.PromptEvalDuration + r.EvalDuration, LoadDuration: r.LoadDuration}
+			ComputeDuration: r.PromptEvalDuration + r.EvalDuration, LoadDuration: r.LoadDuration,
+			Thinking: r.Thinking + r.Message.Thinking, Logprobs: logprobsOf(r.Logprobs)}
 		return r.EvalCount, nil
 	})
 	if err != nil {

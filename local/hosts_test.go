@@ -37,33 +37,6 @@ func TestParseHosts(t *testing.T) {
 	}
 }
 
-func TestFeaturesFor(t *testing.T) {
-	tests := []struct {
-		version           string
-		structured, think bool
-		logprobs, unknown bool
-	}{
-		{"0.6.5", true, false, false, false},
-		{"0.4.7", false, false, false, false},
-		{"0.9.2", true, true, false, false},
-		{"0.17.4", true, true, true, false},
-		{"v0.12.11-rc1", true, true, true, false},
-		{"0.0.0", true, false, false, true}, // a source build: assume the baseline
-		{"garbage", true, false, false, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
-			f := FeaturesFor(tt.version)
-			if f.StructuredOutput != tt.structured || f.Thinking != tt.think || f.Logprobs != tt.logprobs || f.VersionUnknown != tt.unknown {
-				t.Fatalf("FeaturesFor(%q) = %+v", tt.version, f)
-			}
-			if got := len(f.Missing()) == 0; got != (tt.structured && tt.think && tt.logprobs) {
-				t.Fatalf("Missing() = %v for %+v", f.Missing(), f)
-			}
-		})
-	}
-}
-
 func TestCanonicalName(t *testing.T) {
 	for in, want := range map[string]string{
 		"qwen2.5":               "qwen2.5:latest",

@@ -27,6 +27,16 @@ type ChatRequest struct {
 	// Seed makes sampling reproducible (best effort: parallel requests on one
 	// server are not bit-exact). Nil leaves the server's default.
 	Seed *int64
+	// Logprobs asks for the log-probability of every output token. Servers
+	// without [Features.Logprobs] ignore it and the reply carries none.
+	Logprobs bool
+	// TopLogprobs is how many of the most likely tokens (0–20) to return at
+	// each position; it needs Logprobs.
+	TopLogprobs int
+	// Think is for thinking models: "" leaves the model's default, "true"
+	// or "false" turn thinking on or off, "low", "medium" or "high" set its
+	// effort. Servers without [Features.Thinking] ignore it.
+	Think string
 }
 
 // GenerateRequest is the request passed to [Model.Generate].
@@ -38,6 +48,10 @@ type GenerateRequest struct {
 	Schema  json.RawMessage
 	Options map[string]any
 	Seed    *int64
+	// Logprobs, TopLogprobs and Think are as in [ChatRequest].
+	Logprobs    bool
+	TopLogprobs int
+	Think       string
 }
 
 // Response is what [Model.Chat] and [Model.Generate] return.
@@ -63,6 +77,21 @@ type Response struct {
 	LoadDuration time.Duration
 	// Host is the server that answered (empty for non-HTTP models).
 	Host string
+	// Thinking is the model's reasoning, returned apart from Content when
+	// the request set Think and the model thinks.
+	Thinking string
+	// Logprobs has one entry per output token when the request asked for
+	// them and the server has them (see [Features.Logprobs]); nil otherwise.
+	Logprobs []TokenLogprob
+}
+
+// TokenLogprob is one output token and its log-probability.
+type TokenLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	// Top holds the most likely tokens at this position, when the request
+	// set TopLogprobs.
+	Top []TokenLogprob `json:"top_logprobs,omitempty"`
 }
 
 // Truncated reports whether generation stopped at the token limit.
