@@ -96,13 +96,11 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 	return []byte(b.String()), nil
 }
 
-var configUse = map[string]string{
-	ConfigSFT:                 "SFT conversations: `messages` (TRL `SFTTrainer`)",
-	ConfigPreferences:         "preference pairs: `prompt`, `chosen`, `rejected` (TRL `DPOTrainer`, `RewardTrainer`)",
-	ConfigRatings:             "every completion with every aspect's rating and rationale",
-	ConfigCritiques:           "critique → revision chains: `prompt`, `initial_response`, `steps`, `final_revision`",
-	ConfigCritiqueSFT:         "SFT on the final revisions: `messages`",
-	ConfigCritiquePreferences: "pairs: final revision chosen over the initial response",
+func configUseOf(name string) string {
+	if s := specOf(name); s != nil {
+		return s.use
+	}
+	return ""
 }
 
 func writeConfigsSection(b *strings.Builder, res *ExportResult, repo string) {
@@ -112,7 +110,7 @@ func writeConfigsSection(b *strings.Builder, res *ExportResult, repo string) {
 		if c.Default {
 			name += " (default)"
 		}
-		fmt.Fprintf(b, "| %s | `%s/` | %d | %d | %s |\n", name, c.Dir, c.Rows, len(c.Files), configUse[c.Name])
+		fmt.Fprintf(b, "| %s | `%s/` | %d | %d | %s |\n", name, c.Dir, c.Rows, len(c.Files), configUseOf(c.Name))
 	}
 	b.WriteString("\nEvery row carries its unit id (`id`) and provenance: `method`, `model`, `model_digest`, `seed`, " +
 		"`template_hash`; `metadata` is a JSON object with method-specific details. Rows are sorted by `id`.\n\n")
@@ -285,16 +283,10 @@ func cardTags(m *Manifest, res *ExportResult) []string {
 		}
 	}
 	for _, c := range res.Configs {
-		switch c.Name {
-		case ConfigSFT, ConfigCritiqueSFT:
-			add("sft")
-		case ConfigPreferences, ConfigCritiquePreferences:
-			add("dpo")
-			add("preference")
-		case ConfigRatings:
-			add("rlaif")
-		case ConfigCritiques:
-			add("constitutional-ai")
+		if spec := specOf(c.Name); spec != nil {
+			for _, t := range spec.tags {
+				add(t)
+			}
 		}
 	}
 	add(tagOf(m.Method))

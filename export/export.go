@@ -207,43 +207,36 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 }
 
 // configPlan is one config to write: its rows come from a source index
-// (derived configs share the critiques index).
+// (derived configs share the index of the config they derive from).
 type configPlan struct {
+	spec      *configSpec
 	name, dir string
 	isDefault bool
 	ix        *rowIndex
 }
 
-// derived maps a journal config to the extra configs export derives from it.
-var derived = map[string][]string{
-	ConfigCritiques: {ConfigCritiqueSFT, ConfigCritiquePreferences},
-}
-
-var knownConfigs = []string{ConfigSFT, ConfigPreferences, ConfigRatings, ConfigCritiques, ConfigCritiqueSFT, ConfigCritiquePreferences}
-
 func planConfigs(sources map[string]*rowIndex, def string) ([]configPlan, error) {
 	for c := range sources {
-		if _, ok := derived[c]; !ok && !slices.Contains(primaryConfigs, c) {
+		if s := specOf(c); s == nil || s.from != "" {
 			return nil, fmt.Errorf("journal has rows of unknown config %q (written by a newer synthkit?)", c)
 		}
 	}
 	if def == "" {
-		for _, c := range primaryConfigs {
-			if sources[c] != nil {
-				def = c
+		for _, s := range configSpecs {
+			if s.from == "" && sources[s.name] != nil {
+				def = s.name
 				break
 			}
 		}
 	}
 	var plans []configPlan
-	for _, c := range primaryConfigs {
-		ix := sources[c]
-		if ix == nil {
-			continue
+	for _, s := range configSpecs {
+		src := s.name
+		if s.from != "" {
+			src = s.from
 		}
-		plans = append(plans, configPlan{name: c, dir: c, ix: ix})
-		for _, d := range derived[c] {
-			plans = append(plans, configPlan{name: d, dir: d, ix: ix})
+		if ix := sources[src]; ix != nil {
+			plans = append(plans, configPlan{spec: s, name: s.name, dir: s.name, ix: ix})
 		}
 	}
 	found := false
@@ -291,24 +284,7 @@ func (p configPlan) write(jdir, outDir string, o *ExportOptions) (*ConfigResult,
 	if o.Progress != nil {
 		progress = func(done int64) { o.Progress(p.name, done, total) }
 	}
-	var out *configOutput
-	var err error
-	switch p.name {
-	case ConfigSFT:
-		out, err = writeConfig(jdir, outDir, p.ix, projectSFT, o, progress)
-	case ConfigPreferences:
-		out, err = writeConfig(jdir, outDir, p.ix, projectPreference, o, progress)
-	case ConfigRatings:
-		out, err = writeConfig(jdir, outDir, p.ix, projectRating, o, progress)
-	case ConfigCritiques:
-		out, err = writeConfig(jdir, outDir, p.ix, projectCritique, o, progress)
-	case ConfigCritiqueSFT:
-		out, err = writeConfig(jdir, outDir, p.ix, projectCritiqueSFT, o, progress)
-	case ConfigCritiquePreferences:
-		out, err = writeConfig(jdir, outDir, p.ix, projectCritiquePreference, o, progress)
-	default:
-		err = fmt.Errorf("no Parquet schema for config %q", p.name)
-	}
+	out, err := p.spec.write(jdir, outDir, p.ix, o, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // projector turns one journal row (decoded as In) into Parquet rows.
-type projector[In, Out any] func(unit string, p prov, in *In, emit func(Out, int64)) error
+type projector[In, Out any] func(unit string, p provColumns, in *In, emit func(Out, int64)) error
 
 // envelope decodes a journal line with its rows typed as In (rows of other
 // configs in the same line decode loosely and are skipped).

@@ -46,23 +46,8 @@ func ReadRows(dir string, fn func(unit string, rows []Row) error) error {
 func (r *Run) Rows(fn func(unit string, rows []Row) error) error { return ReadRows(r.dir, fn) }
 
 func decodeRow(config string, raw json.RawMessage) (Row, error) {
-	switch config {
-	case ConfigSFT:
-		var r SFT
-		err := json.Unmarshal(raw, &r)
-		return r, err
-	case ConfigPreferences:
-		var r Preference
-		err := json.Unmarshal(raw, &r)
-		return r, err
-	case ConfigRatings:
-		var r Rating
-		err := json.Unmarshal(raw, &r)
-		return r, err
-	case ConfigCritiques:
-		var r Critique
-		err := json.Unmarshal(raw, &r)
-		return r, err
+	if s := specOf(config); s != nil && s.decode != nil {
+		return s.decode(raw)
 	}
 	return nil, fmt.Errorf("unknown config %q", config)
 }
