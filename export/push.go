@@ -132,31 +132,52 @@ func (p *pusher) push(ctx context.Context, ns, name string, files []*localFile, 
 	if err := p.preupload(ctx, files); err != nil {
 		return nil, err
 	}
-	changed, unchanged, deleted := plan(files, remote, keepStale)
-	res := &PushResult{Unchanged: unchanged}
-	for _, f := range unchanged {
-		p.progress(f, "unchanged")
+	res := &PushResult{}
+	committed := map[string]bool{} // paths our commits added or deleted
+	stored := map[string]bool{}    // LFS objects the Hub has confirmed
+	for round := 0; ; round++ {
+		changed, unchanged, deleted := plan(files, remote, keepStale)
+		if round == 0 {
+			for _, f := range unchanged {
+				p.progress(f, "unchanged")
+			}
+		}
+		if len(changed) == 0 && len(deleted) == 0 {
+			break
+		}
+		if round == maxPushRounds {
+			return nil, fmt.Errorf("branch %s keeps moving: someone else is committing to %s at the same time; run push again when they are done", p.rev, p.repo)
+		}
+		var lfsFiles []*localFile
+		for _, f := range changed {
+			if f.lfs && !stored[f.sha256] {
+				lfsFiles = append(lfsFiles, f)
+			}
+		}
+		if err := p.uploadLFS(ctx, lfsFiles); err != nil {
+			return nil, err
+		}
+		for _, f := range lfsFiles {
+			stored[f.sha256] = true
+		}
+		moved, err := p.commitAll(ctx, msg, commitOps(changed, deleted), &head, res, committed)
+		if err != nil {
+			return nil, err
+		}
+		if moved == nil {
+			break
+		}
+		remote = moved // someone else committed: plan again on top of it
 	}
-	if len(changed) == 0 && len(deleted) == 0 {
-		return res, nil
-	}
-	var lfsFiles []*localFile
-	for _, f := range changed {
-		if f.lfs {
-			lfsFiles = append(lfsFiles, f)
+	for _, f := range files {
+		switch {
+		case f.ignore:
+		case committed[f.path]:
+			res.Uploaded = append(res.Uploaded, f.path)
+		default:
+			res.Unchanged = append(res.Unchanged, f.path)
 		}
 	}
-	if err := p.uploadLFS(ctx, lfsFiles); err != nil {
-		return nil, err
-	}
-	commitURL, err := p.commit(ctx, msg, changed, deleted, head)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range changed {
-		res.Uploaded = append(res.Uploaded, f.path)
-	}
-	res.Deleted, res.CommitURL = deleted, commitURL
 	return res, nil
 }
 
@@ -189,24 +210,6 @@ func plan(files []*localFile, remote map[string]remoteEntry, keepStale bool) (ch
 		slices.Sort(deleted)
 	}
 	return changed, unchanged, deleted
-}
-
-// commitOrder puts the shards first and the card last, so that when a push
-// is split into several commits the card that describes the new shards
-// lands with (or after) them.
-func commitOrder(files []*localFile) []*localFile {
-	rank := func(f *localFile) int {
-		switch {
-		case strings.Contains(f.path, "/"):
-			return 0
-		case f.path == "README.md":
-			return 2
-		}
-		return 1
-	}
-	out := slices.Clone(files)
-	slices.SortStableFunc(out, func(a, b *localFile) int { return cmp.Or(rank(a)-rank(b), strings.Compare(a.path, b.path)) })
-	return out
 }
 
 func isShardDir(d string) bool { return d == defaultDataDir || slices.Contains(knownConfigs, d) }
@@ -299,14 +302,36 @@ func (p *pusher) api(parts ...string) string {
 	return p.c.endpoint + "/api/datasets/" + p.repo + "/" + strings.Join(parts, "/")
 }
 
+// createRepo makes sure the repository exists, creating it if it can. Like
+// huggingface_hub's create_repo(exist_ok=True), a refusal to create (a
+// token scoped to existing repositories gets 403) is not the end: if the
+// repository is there, the push goes on.
 func (p *pusher) createRepo(ctx context.Context, ns, name string, private bool) error {
 	body := map[string]any{"name": name, "organization": ns, "type": "dataset", "private": private}
 	err := p.c.doJSON(ctx, "create repo", http.MethodPost, p.c.endpoint+"/api/repos/create", body, nil, "")
 	var he *HubError
-	if errors.As(err, &he) && he.StatusCode == http.StatusConflict {
-		return nil // exists already
+	if !errors.As(err, &he) {
+		return err
 	}
-	return err
+	switch he.StatusCode {
+	case http.StatusConflict:
+		return nil // exists already
+	case http.StatusUnauthorized, http.StatusForbidden:
+	default:
+		return err
+	}
+	ierr := p.c.doJSON(ctx, "read dataset info", http.MethodGet, p.c.endpoint+"/api/datasets/"+p.repo, nil, nil, "")
+	var ie *HubError
+	switch {
+	case ierr == nil:
+		return nil // the token may not create, but the repository is there
+	case errors.As(ierr, &ie) && ie.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w\nthe token cannot create repositories under %q, and %s does not exist (or the token cannot see it): "+
+			"create the dataset repository at %s/new-dataset and push again, or use a token that may create repositories in %q",
+			err, ns, p.repo, p.c.endpoint, ns)
+	default:
+		return err // the create's own error says more (a bad token, the Hub down)
+	}
 }
 
 // head returns the commit the branch points at, or "" when the Hub does
@@ -414,7 +439,9 @@ func (p *pusher) preupload(ctx context.Context, files []*localFile) error {
 		}
 		for _, r := range resp.Files {
 			if f := byPath[r.Path]; f != nil {
-				f.lfs = r.UploadMode == "lfs"
+				// Storage refuses empty LFS uploads; huggingface_hub sends
+				// empty files inline whatever the Hub says, and so do we.
+				f.lfs = r.UploadMode == "lfs" && f.size > 0
 				f.ignore = r.ShouldIgnore
 				delete(byPath, r.Path)
 			}
@@ -426,23 +453,30 @@ func (p *pusher) preupload(ctx context.Context, files []*localFile) error {
 	return nil
 }
 
+// The LFS batch answer is decoded leniently: sizes, codes and header
+// values have been seen both as JSON numbers and as strings.
 type lfsAction struct {
-	Href   string            `json:"href"`
-	Header map[string]string `json:"header"`
+	Href   string     `json:"href"`
+	Header flexHeader `json:"header"`
 }
 
 type lfsObject struct {
-	OID     string `json:"oid"`
-	Size    int64  `json:"size"`
+	OID     string  `json:"oid"`
+	Size    flexInt `json:"size"`
 	Actions *struct {
 		Upload *lfsAction `json:"upload"`
 		Verify *lfsAction `json:"verify"`
 	} `json:"actions"`
 	Error *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
+		Code    flexInt `json:"code"`
+		Message string  `json:"message"`
 	} `json:"error"`
 }
+
+// lfsTransfers are the transfer adapters synthkit offers the batch API
+// and can carry out. An answer without "transfer" means basic (Git LFS
+// batch API spec).
+var lfsTransfers = []string{"basic", "multipart"}
 
 const lfsMediaType = "application/vnd.git-lfs+json"
 
@@ -455,7 +489,7 @@ func (p *pusher) uploadLFS(ctx context.Context, files []*localFile) error {
 		}
 		req := map[string]any{
 			"operation": "upload",
-			"transfers": []string{"basic", "multipart"},
+			"transfers": lfsTransfers,
 			"hash_algo": "sha256",
 			"ref":       map[string]string{"name": p.rev},
 		}
@@ -467,17 +501,28 @@ func (p *pusher) uploadLFS(ctx context.Context, files []*localFile) error {
 		}
 		req["objects"] = objs
 		var resp struct {
-			Objects []lfsObject `json:"objects"`
+			Transfer string      `json:"transfer"`
+			Objects  []lfsObject `json:"objects"`
 		}
 		u := p.c.endpoint + "/datasets/" + p.repo + ".git/info/lfs/objects/batch"
 		if err := p.c.doJSON(ctx, "lfs batch", http.MethodPost, u, req, &resp, lfsMediaType); err != nil {
 			return err
+		}
+		// Only the chosen adapter gives "no actions" its meaning ("already
+		// stored" for basic/multipart); under another one (xet: the objects
+		// come bare and the client uploads by another protocol) taking it
+		// so would commit pointers to data the Hub never got.
+		if resp.Transfer != "" && !slices.Contains(lfsTransfers, resp.Transfer) {
+			return fmt.Errorf("lfs batch: the Hub chose the %q transfer, which synthkit does not speak (it offered %s); "+
+				"upload this folder with `hf upload %s DIR --repo-type dataset` instead",
+				resp.Transfer, strings.Join(lfsTransfers, " and "), p.repo)
 		}
 		for _, o := range resp.Objects {
 			f := byOID[o.OID]
 			if f == nil {
 				return fmt.Errorf("lfs batch: the Hub answered for an object we did not send")
 			}
+			delete(byOID, o.OID)
 			if o.Error != nil {
 				return fmt.Errorf("lfs batch: %s: %d %s", f.path, o.Error.Code, o.Error.Message)
 			}
@@ -491,10 +536,13 @@ func (p *pusher) uploadLFS(ctx context.Context, files []*localFile) error {
 			}
 			if v := o.Actions.Verify; v != nil {
 				body := map[string]any{"oid": f.sha256, "size": f.size}
-				if err := p.c.doJSONHeaders(ctx, "lfs verify "+f.path, p.fixURL(v.Href), body, v.Header); err != nil {
+				if err := p.c.doJSONHeaders(ctx, "lfs verify "+f.path, p.fixURL(v.Href), body, v.Header.strings()); err != nil {
 					return err
 				}
 			}
+		}
+		for _, f := range byOID {
+			return fmt.Errorf("lfs batch: the Hub did not answer for %s", f.path)
 		}
 	}
 	return nil
@@ -511,10 +559,11 @@ func (p *pusher) fixURL(u string) string {
 
 func (p *pusher) uploadObject(ctx context.Context, f *localFile, up *lfsAction) error {
 	href := p.fixURL(up.Href)
-	cs, multipart := up.Header["chunk_size"]
+	hdr := up.Header.strings()
+	cs, multipart := hdr["chunk_size"]
 	if !multipart {
 		op := "upload " + f.path
-		resp, err := p.c.do(ctx, hubRequest{op: op, method: http.MethodPut, url: href, header: up.Header,
+		resp, err := p.c.do(ctx, hubRequest{op: op, method: http.MethodPut, url: href, header: hdr,
 			bodyFrom: fileSection(f.abs, 0, f.size)})
 		if err != nil {
 			return err
@@ -532,7 +581,7 @@ func (p *pusher) uploadObject(ctx context.Context, f *localFile, up *lfsAction) 
 		url string
 	}
 	var parts []part
-	for k, v := range up.Header {
+	for k, v := range hdr {
 		if n, err := strconv.Atoi(k); err == nil && n > 0 {
 			parts = append(parts, part{n, v})
 		}
@@ -600,57 +649,4 @@ func (c *hubClient) doJSONHeaders(ctx context.Context, op, u string, in any, hdr
 	}
 	io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
-}
-
-// commit creates one commit with the changed files and deletions, as the
-// NDJSON commit API expects: a header line, then one line per operation.
-func (p *pusher) commit(ctx context.Context, msg string, files []*localFile, deleted []string, parent string) (string, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	line := func(key string, value any) error { return enc.Encode(map[string]any{"key": key, "value": value}) }
-	header := map[string]string{"summary": msg, "description": ""}
-	if parent != "" {
-		header["parentCommit"] = parent
-	}
-	if err := line("header", header); err != nil {
-		return "", err
-	}
-	for _, f := range commitOrder(files) {
-		var err error
-		if f.lfs {
-			err = line("lfsFile", map[string]any{"path": f.path, "algo": "sha256", "oid": f.sha256, "size": f.size})
-		} else {
-			var content []byte
-			if content, err = os.ReadFile(f.abs); err != nil {
-				return "", fmt.Errorf("read %s: %w", f.abs, err)
-			}
-			err = line("file", map[string]string{"path": f.path, "content": base64.StdEncoding.EncodeToString(content), "encoding": "base64"})
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	for _, d := range deleted {
-		if err := line("deletedFile", map[string]string{"path": d}); err != nil {
-			return "", err
-		}
-	}
-	var resp struct {
-		CommitURL string `json:"commitUrl"`
-		CommitOID string `json:"commitOid"`
-	}
-	u := p.api("commit", url.PathEscape(p.rev))
-	r, err := p.c.do(ctx, hubRequest{op: "commit", method: http.MethodPost, url: u, body: b.Bytes(),
-		contentType: "application/x-ndjson", header: map[string]string{"Accept": "application/json"}})
-	if err != nil {
-		return "", err
-	}
-	defer r.Body.Close()
-	if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
-		return "", fmt.Errorf("commit: decode answer: %w", err)
-	}
-	for _, f := range files {
-		p.progress(f.path, "committed")
-	}
-	return resp.CommitURL, nil
 }

@@ -74,7 +74,7 @@ type replayHub struct {
 
 var (
 	sizeRe  = regexp.MustCompile(`"\$\{SIZE:([^}]+)\}"`)
-	placeRe = regexp.MustCompile(`\$\{(SHA256|GITOID|SAMPLE|CONTENT):([^}]+)\}`)
+	placeRe = regexp.MustCompile(`\$\{(SHA256|GITOID|SAMPLE|CONTENT|SIZESTR):([^}]+)\}`)
 )
 
 func newReplayHub(t *testing.T, script, dir string) *replayHub {
@@ -119,6 +119,8 @@ func (h *replayHub) fill(s string) string {
 			return hex.EncodeToString(sum[:])
 		case "SAMPLE":
 			return base64.StdEncoding.EncodeToString(b[:min(512, len(b))])
+		case "SIZESTR":
+			return fmt.Sprint(len(b))
 		default:
 			return base64.StdEncoding.EncodeToString(b)
 		}
@@ -277,6 +279,88 @@ func TestPushRecordedExchange(t *testing.T) {
 	})
 }
 
+// TestPushRecordedFaults replays the Hub's refusals and failures that
+// issue 12 item 8 found push mishandling, each as a recorded exchange (see
+// testdata/push/README.md).
+func TestPushRecordedFaults(t *testing.T) {
+	const hub = "HUB" // stands for the fake Hub's URL in want strings
+	tests := []struct {
+		script  string
+		prepare func(t *testing.T, dir string)
+		wantErr []string // all must appear; none: the push succeeds
+		check   func(t *testing.T, res *PushResult, hubURL string)
+	}{
+		{script: "create_forbidden.json", check: func(t *testing.T, res *PushResult, _ string) {
+			if len(res.Uploaded) != 0 || len(res.Unchanged) != 3 || res.CommitURL != "" {
+				t.Fatalf("result = %+v", res)
+			}
+		}},
+		{script: "create_forbidden_missing.json",
+			wantErr: []string{"403", "cannot create repositories", "alice/tiny-sft does not exist", "HUB/new-dataset"}},
+		{script: "create_unauthorized.json", wantErr: []string{"create repo", "401", "is the token valid"}},
+		{script: "commit_500_landed.json", check: wantCommit("b000000000000000000000000000000000000002")},
+		{script: "commit_drop_landed.json", check: wantCommit("b000000000000000000000000000000000000002")},
+		{script: "commit_500_retry.json", check: wantCommit("b000000000000000000000000000000000000002")},
+		{script: "commit_409_retry.json", check: wantCommit("b000000000000000000000000000000000000002")},
+		{script: "commit_409_twice.json", wantErr: []string{"409", "another conflicting operation", "run push again"}},
+		{script: "commit_412_replan.json", check: wantCommit("b000000000000000000000000000000000000002")},
+		{script: "lfs_xet.json", wantErr: []string{`"xet" transfer`, "basic", "multipart", "hf upload"}},
+		{script: "lfs_lenient.json", check: func(t *testing.T, res *PushResult, _ string) {
+			if !slices.Equal(res.Uploaded, []string{"data/train-00000-of-00001.parquet"}) {
+				t.Fatalf("result = %+v", res)
+			}
+		}},
+		{script: "empty_file.json",
+			prepare: func(t *testing.T, dir string) { ok(t, os.WriteFile(filepath.Join(dir, "run.json"), nil, 0o644)) },
+			check: func(t *testing.T, res *PushResult, _ string) {
+				if !slices.Equal(res.Uploaded, []string{"run.json"}) {
+					t.Fatalf("result = %+v", res)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.script, ".json"), func(t *testing.T) {
+			dir := exportedRun(t)
+			if tt.prepare != nil {
+				tt.prepare(t, dir)
+			}
+			h := newReplayHub(t, tt.script, dir)
+			var progress []string
+			res, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Token: testToken, Endpoint: h.hub.URL,
+				Progress: func(p, s string) { progress = append(progress, s+" "+p) }})
+			h.check()
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("Push succeeded (%+v), want an error with %q", res, tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), strings.ReplaceAll(w, hub, h.hub.URL)) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				return
+			}
+			ok(t, err)
+			if tt.check != nil {
+				tt.check(t, res, h.hub.URL)
+			}
+		})
+	}
+}
+
+// wantCommit checks that the push reports the commit sha, made once.
+func wantCommit(sha string) func(t *testing.T, res *PushResult, hubURL string) {
+	return func(t *testing.T, res *PushResult, hubURL string) {
+		t.Helper()
+		if want := hubURL + "/datasets/alice/tiny-sft/commit/" + sha; res.CommitURL != want {
+			t.Fatalf("commit URL %q, want %q", res.CommitURL, want)
+		}
+		if !slices.Equal(res.Uploaded, []string{"README.md"}) {
+			t.Fatalf("result = %+v", res)
+		}
+	}
+}
+
 // assertNoToken: the token appears in no file of the run directory.
 func assertNoToken(t *testing.T, dir string) {
 	t.Helper()
@@ -431,8 +515,10 @@ func TestPushEnvironment(t *testing.T) {
 			if strings.Contains(err.Error(), testToken) {
 				t.Fatal("the error message shows the token")
 			}
-			if tt.want != "" && (len(gotAuth) != 1 || gotAuth[0] != "Bearer "+tt.want) {
-				t.Fatalf("hub saw %v (401 must not be retried)", gotAuth)
+			// The create's 401 is not retried; push then reads the
+			// dataset info once (a token may write without creating).
+			if tt.want != "" && (len(gotAuth) != 2 || gotAuth[0] != "Bearer "+tt.want || gotAuth[1] != gotAuth[0]) {
+				t.Fatalf("hub saw %v, want the create and one dataset info read", gotAuth)
 			}
 			if tt.want == "" && len(gotAuth) != 0 {
 				t.Fatal("a request was sent without a token")
