@@ -1,31 +1,65 @@
 package local
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
+	"math/big"
 	"sort"
+	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
-// Schema is a compiled JSON Schema of the subset synthkit's methods use:
-// type (one or a list), properties, required, additionalProperties: false,
-// items, enum, minLength/maxLength, minimum/maximum, minItems/maxItems.
+// Schema is a compiled JSON Schema (draft 2020-12 unless the schema's
+// $schema names another draft), validated by santhosh-tekuri/jsonschema.
 // Ollama turns the same schema into a grammar; validating again here
 // catches servers that ignore it and replies cut off mid-object.
+//
+// A schema is self-contained: $ref may point inside it ($defs,
+// definitions) but never to a file or URL. "format" is an annotation, as
+// the 2020-12 draft says, not an assertion.
 type Schema struct {
-	raw  json.RawMessage
-	root map[string]any
+	raw      json.RawMessage
+	compiled *jsonschema.Schema
 }
 
-// CompileSchema parses a JSON Schema object.
+// schemaURL is the name every schema is compiled under; $ref targets
+// outside it are refused by noLoader.
+const schemaURL = "urn:synthkit:schema"
+
+// noLoader refuses every external $ref: a user's schema must not make
+// synthkit read files or fetch URLs.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("external $ref %q: a schema must be self-contained (use $defs)", url)
+}
+
+// CompileSchema parses and compiles a JSON Schema object.
 func CompileSchema(raw json.RawMessage) (*Schema, error) {
-	var root map[string]any
-	if err := json.Unmarshal(raw, &root); err != nil {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
 		return nil, fmt.Errorf("schema is not a JSON object: %w", err)
 	}
-	return &Schema{raw: raw, root: root}, nil
+	if _, ok := doc.(map[string]any); !ok {
+		return nil, fmt.Errorf("schema is not a JSON object: %s", shorten(strings.TrimSpace(string(raw)), 60))
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(noLoader{})
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		return nil, fmt.Errorf("couldn't load schema: %w", err)
+	}
+	compiled, err := c.Compile(schemaURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schema: %w", err)
+	}
+	return &Schema{raw: raw, compiled: compiled}, nil
 }
 
 // MustCompileSchema is CompileSchema for schemas built into the program.
@@ -40,167 +74,113 @@ func MustCompileSchema(raw string) *Schema {
 // Raw returns the schema as sent to the server.
 func (s *Schema) Raw() json.RawMessage { return s.raw }
 
-// Validate checks a decoded JSON value (from encoding/json into any).
-func (s *Schema) Validate(v any) error { return validate(s.root, v, "$") }
-
-func validate(sch map[string]any, v any, path string) error {
-	if t, ok := sch["type"]; ok {
-		if err := checkType(t, v, path); err != nil {
-			return err
-		}
+// Validate checks a decoded JSON value (from encoding/json into any; numbers
+// as float64 or json.Number). The error names the first few violations with
+// their place in the value, e.g. `$.tags[0]: want string, got number`.
+func (s *Schema) Validate(v any) error {
+	err := s.compiled.Validate(v)
+	if err == nil {
+		return nil
 	}
-	if enum, ok := sch["enum"].([]any); ok {
-		found := false
-		for _, e := range enum {
-			if jsonEqual(e, v) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fmt.Errorf("%s: %v is not one of %v", path, short(v), enum)
-		}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
 	}
-	switch x := v.(type) {
-	case string:
-		n := utf8.RuneCountInString(x)
-		if m, ok := num(sch["minLength"]); ok && float64(n) < m {
-			return fmt.Errorf("%s: string shorter than %v", path, m)
+	var leaves []*jsonschema.ValidationError
+	collectLeaves(ve, &leaves)
+	sort.SliceStable(leaves, func(i, j int) bool {
+		return strings.Join(leaves[i].InstanceLocation, "\x00") < strings.Join(leaves[j].InstanceLocation, "\x00")
+	})
+	const show = 3
+	msgs := make([]string, 0, show+1)
+	for i, l := range leaves {
+		if i == show {
+			msgs = append(msgs, fmt.Sprintf("and %d more", len(leaves)-show))
+			break
 		}
-		if m, ok := num(sch["maxLength"]); ok && float64(n) > m {
-			return fmt.Errorf("%s: string longer than %v", path, m)
-		}
-	case float64:
-		if m, ok := num(sch["minimum"]); ok && x < m {
-			return fmt.Errorf("%s: %v is below the minimum %v", path, x, m)
-		}
-		if m, ok := num(sch["maximum"]); ok && x > m {
-			return fmt.Errorf("%s: %v is above the maximum %v", path, x, m)
-		}
-	case []any:
-		if m, ok := num(sch["minItems"]); ok && float64(len(x)) < m {
-			return fmt.Errorf("%s: fewer than %v items", path, m)
-		}
-		if m, ok := num(sch["maxItems"]); ok && float64(len(x)) > m {
-			return fmt.Errorf("%s: more than %v items", path, m)
-		}
-		if items, ok := sch["items"].(map[string]any); ok {
-			for i, e := range x {
-				if err := validate(items, e, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-		}
-	case map[string]any:
-		props, _ := sch["properties"].(map[string]any)
-		if req, ok := sch["required"].([]any); ok {
-			for _, r := range req {
-				name, _ := r.(string)
-				if _, present := x[name]; !present {
-					return fmt.Errorf("%s: missing required field %q", path, name)
-				}
-			}
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p, ok := props[k].(map[string]any)
-			if !ok {
-				if ap, isBool := sch["additionalProperties"].(bool); isBool && !ap {
-					return fmt.Errorf("%s: unexpected field %q", path, k)
-				}
-				continue
-			}
-			if err := validate(p, x[k], path+"."+k); err != nil {
-				return err
-			}
-		}
+		msgs = append(msgs, instancePath(l.InstanceLocation)+": "+describe(l.ErrorKind))
 	}
-	return nil
+	return errors.New(strings.Join(msgs, "; "))
 }
 
-func checkType(t any, v any, path string) error {
-	var types []string
-	switch tt := t.(type) {
-	case string:
-		types = []string{tt}
-	case []any:
-		for _, e := range tt {
-			if s, ok := e.(string); ok {
-				types = append(types, s)
-			}
+func collectLeaves(e *jsonschema.ValidationError, out *[]*jsonschema.ValidationError) {
+	if len(e.Causes) == 0 {
+		*out = append(*out, e)
+		return
+	}
+	for _, c := range e.Causes {
+		collectLeaves(c, out)
+	}
+}
+
+// instancePath writes a location as $.field[3].sub.
+func instancePath(loc []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, tok := range loc {
+		if _, err := strconv.Atoi(tok); err == nil {
+			b.WriteString("[" + tok + "]")
+		} else {
+			b.WriteString("." + tok)
 		}
 	}
-	for _, want := range types {
-		if typeMatches(want, v) {
-			return nil
-		}
+	return b.String()
+}
+
+var englishPrinter = message.NewPrinter(language.English)
+
+// describe says what is wrong in the words synthkit's messages use; kinds
+// not listed keep the validator's own text.
+func describe(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		return fmt.Sprintf("want %s, got %s", strings.Join(k.Want, " or "), k.Got)
+	case *kind.Required:
+		return fmt.Sprintf("missing required field %s", joinQuoted(k.Missing))
+	case *kind.AdditionalProperties:
+		return fmt.Sprintf("unexpected field %s", joinQuoted(k.Properties))
+	case *kind.Enum:
+		return fmt.Sprintf("%s is not one of %s", jsonText(k.Got), jsonText(k.Want))
+	case *kind.Const:
+		return fmt.Sprintf("%s is not %s", jsonText(k.Got), jsonText(k.Want))
+	case *kind.Minimum:
+		return fmt.Sprintf("%s is below the minimum %s", ratText(k.Got), ratText(k.Want))
+	case *kind.Maximum:
+		return fmt.Sprintf("%s is above the maximum %s", ratText(k.Got), ratText(k.Want))
+	case *kind.MinLength:
+		return fmt.Sprintf("string shorter than %d characters (%d)", k.Want, k.Got)
+	case *kind.MaxLength:
+		return fmt.Sprintf("string longer than %d characters (%d)", k.Want, k.Got)
+	case *kind.MinItems:
+		return fmt.Sprintf("fewer than %d items (%d)", k.Want, k.Got)
+	case *kind.MaxItems:
+		return fmt.Sprintf("more than %d items (%d)", k.Want, k.Got)
+	case *kind.Pattern:
+		return fmt.Sprintf("%s does not match the pattern %q", jsonText(k.Got), k.Want)
 	}
-	return fmt.Errorf("%s: want %s, got %s", path, strings.Join(types, " or "), jsonType(v))
+	return k.LocalizedString(englishPrinter)
 }
 
-func typeMatches(want string, v any) bool {
-	switch want {
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "number":
-		_, ok := v.(float64)
-		return ok
-	case "integer":
-		f, ok := v.(float64)
-		return ok && f == math.Trunc(f)
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "null":
-		return v == nil
+func ratText(r *big.Rat) string {
+	if r.IsInt() {
+		return r.Num().String()
 	}
-	return false
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
+func joinQuoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
 	}
-	return fmt.Sprintf("%T", v)
+	return strings.Join(q, ", ")
 }
 
-func num(v any) (float64, bool) {
-	f, ok := v.(float64)
-	return f, ok
-}
-
-func jsonEqual(a, b any) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	if len(b) > 60 {
-		return string(b[:60]) + "…"
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
 	}
-	return string(b)
+	return shorten(string(b), 60)
 }
