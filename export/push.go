@@ -109,6 +109,9 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", dir, err)
 	}
+	if err := checkCardLicense(dir); err != nil {
+		return nil, fmt.Errorf("push %s: %w", dir, err)
+	}
 	res, err := p.push(ctx, ns, name, files, opts.Private, opts.KeepStale, msg)
 	if err != nil {
 		return nil, p.c.scrub(fmt.Errorf("push to %s: %w", repo, err))

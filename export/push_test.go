@@ -552,3 +552,59 @@ func TestNextLink(t *testing.T) {
 		}
 	}
 }
+
+// TestPushLicense: a card license the Hub does not list stops the push
+// before any request, naming close matches; the Hub's ids pass.
+func TestPushLicense(t *testing.T) {
+	var requests []string
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests = append(requests, r.Method+" "+r.URL.Path)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer hub.Close()
+	tests := []struct {
+		line string   // the card's license line
+		want []string // in the error; none: the license passes
+	}{
+		{`license: "apache2"`, []string{`"apache2"`, "apache-2.0", "synthkit export", "--license"}},
+		{`license: MIT`, []string{`"MIT"`, "mit"}},
+		{`license: "cc-by-4"`, []string{"cc-by-4.0"}},
+		{`license: "llama-3.1"`, []string{"llama3.1"}},
+		{`license: "my-own-license"`, []string{"other", "repositories-licenses"}},
+		{`license: "apache-2.0"`, nil},
+		{`license: llama3.1`, nil},
+		{`license: 'cc-by-nc-sa-4.0'`, nil},
+		{`license: "other"`, nil},
+	}
+	dir := exportedRun(t)
+	card, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	ok(t, err)
+	if !bytes.Contains(card, []byte("\nlicense: \"apache-2.0\"\n")) {
+		t.Fatalf("the exported card has no license line:\n%.300s", card)
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			requests = nil
+			edited := bytes.Replace(card, []byte(`license: "apache-2.0"`), []byte(tt.line), 1)
+			ok(t, os.WriteFile(filepath.Join(dir, "README.md"), edited, 0o644))
+			_, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Token: testToken, Endpoint: hub.URL})
+			if err == nil {
+				t.Fatal("Push succeeded against a Hub that refuses everything")
+			}
+			if tt.want == nil {
+				if len(requests) == 0 || strings.Contains(err.Error(), "license") {
+					t.Fatalf("a valid license stopped the push: %v", err)
+				}
+				return
+			}
+			if len(requests) != 0 {
+				t.Fatalf("requests sent before the license was checked: %v", requests)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
