@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -603,6 +604,101 @@ func TestPushLicense(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestPushTokenNeverShows runs pushes with a recognizable token through
+// failure paths, against a Hub that echoes the Authorization header in its
+// error messages, and checks that the token appears in no returned error
+// (nor anything it wraps), no progress line and no file of the run.
+func TestPushTokenNeverShows(t *testing.T) {
+	fastRetries(t)
+	const token = "hf_SECRETsecretSECRET0000000000000000000"
+	echo := func(w http.ResponseWriter, r *http.Request, status int) {
+		auth := r.Header.Get("Authorization")
+		w.Header().Set("X-Error-Message", "rejected credentials "+auth)
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error": "rejected %s"}`, auth)
+	}
+	// fails answers every request with its status; ok lets a push reach
+	// the commit, which then fails with status.
+	fails := func(status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { echo(w, r, status) }
+	}
+	commitFails := func(status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path == "/api/repos/create":
+				w.Write([]byte(`{}`))
+			case strings.Contains(r.URL.Path, "/revision/"), strings.Contains(r.URL.Path, "/tree/"):
+				w.WriteHeader(http.StatusNotFound)
+			case strings.Contains(r.URL.Path, "/preupload/"):
+				var req struct{ Files []struct{ Path string } }
+				json.NewDecoder(r.Body).Decode(&req)
+				var files []map[string]any
+				for _, f := range req.Files {
+					files = append(files, map[string]any{"path": f.Path, "uploadMode": "regular"})
+				}
+				json.NewEncoder(w).Encode(map[string]any{"files": files})
+			default:
+				echo(w, r, status)
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc // nil: nothing listens (network error)
+		env     bool             // token from HF_TOKEN instead of PushOptions
+		wantErr string           // the step that failed
+	}{
+		{"401 on create", fails(http.StatusUnauthorized), false, "create repo: hub answered 401"},
+		{"403 on create", fails(http.StatusForbidden), true, "create repo: hub answered 403"},
+		{"500 everywhere", fails(http.StatusInternalServerError), false, "create repo: hub answered 500"},
+		{"400 on commit", commitFails(http.StatusBadRequest), false, "commit: hub answered 400"},
+		{"500 on commit", commitFails(http.StatusInternalServerError), true, "commit: hub answered 500"},
+		{"network error", nil, false, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := exportedRun(t)
+			var endpoint string
+			if tt.handler != nil {
+				srv := httptest.NewServer(tt.handler)
+				defer srv.Close()
+				endpoint = srv.URL
+			} else {
+				srv := httptest.NewServer(http.NotFoundHandler())
+				endpoint = srv.URL
+				srv.Close()
+			}
+			opts := PushOptions{Endpoint: endpoint}
+			if tt.env {
+				t.Setenv("HF_TOKEN", token)
+			} else {
+				opts.Token = token
+			}
+			var progress bytes.Buffer
+			opts.Progress = func(p, s string) { fmt.Fprintln(&progress, s, p) }
+			res, err := Push(context.Background(), dir, "alice/tiny-sft", opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Push = %+v, %v; want an error with %q", res, err, tt.wantErr)
+			}
+			for e := err; e != nil; e = errors.Unwrap(e) {
+				if s := fmt.Sprintf("%v %+v %#v", e, e, e); strings.Contains(s, token) {
+					t.Fatalf("the token is in the error: %s", s)
+				}
+			}
+			if strings.Contains(progress.String(), token) {
+				t.Fatal("the token is in a progress line")
+			}
+			for rel := range hashTree(t, dir) {
+				b, err := os.ReadFile(filepath.Join(dir, rel))
+				ok(t, err)
+				if bytes.Contains(b, []byte(token)) {
+					t.Fatalf("the token is written to %s", rel)
 				}
 			}
 		})
