@@ -1,19 +1,16 @@
 package prompts
 
 import (
-	"bufio"
-	"bytes"
 	_ "embed"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"synthkit/prompts/inputs"
 )
 
 // SeedTask is one human-written task that Self-Instruct bootstraps from,
@@ -40,7 +37,9 @@ type SeedInstance struct {
 var defaultSeedsJSONL []byte
 
 var defaultSeeds = sync.OnceValue(func() []SeedTask {
-	tasks, err := parseSeeds("assets/seed_tasks.jsonl", defaultSeedsJSONL, parseSeedsJSONL)
+	tasks, err := seedsFrom("assets/seed_tasks.jsonl", func(fn func(inputs.Row) error) error {
+		return inputs.ScanBytes("assets/seed_tasks.jsonl", defaultSeedsJSONL, fn)
+	})
 	if err != nil {
 		panic("prompts: embedded seed tasks are broken: " + err.Error()) // caught by the tests
 	}
@@ -60,56 +59,52 @@ func DefaultSeeds() []SeedTask {
 	return out
 }
 
-// LoadSeeds reads seed tasks from a file, choosing the format by the
-// extension:
+// LoadSeeds reads seed tasks from a file through the one input loader
+// ([inputs.Scan]: the format is told by the content):
 //
-//   - .jsonl, .ndjson or .json: one JSON object per line, either the seed
-//     format {"id", "instruction", "instances": [{"input", "output"}],
+//   - JSON Lines or a JSON array of objects, either the seed format
+//     {"id", "instruction", "instances": [{"input", "output"}],
 //     "is_classification"} or just {"instruction": …}, optionally with
-//     top-level "input" and "output" for a single instance;
-//   - .csv (or .tsv): a header row with an "instruction" column and
-//     optional "id", "input", "output" and "is_classification" columns;
-//   - anything else: plain text, one instruction per line; blank lines
-//     and lines starting with # are skipped.
+//     top-level "input" and "output" for a single instance (Alpaca);
+//   - CSV or TSV: a header row with an "instruction" column and optional
+//     "id", "input", "output" and "is_classification" columns;
+//   - Parquet with the same columns;
+//   - plain text, one instruction per line; blank lines and lines
+//     starting with # are skipped.
 //
 // Tasks without an id are numbered seed_task_0, seed_task_1, … in file
 // order. Errors name the file and line ("tasks.jsonl:17: missing
 // \"instruction\""); an empty file and repeated instructions are errors.
 func LoadSeeds(path string) ([]SeedTask, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read seed tasks: %w", err)
-	}
-	parse := parseSeedsText
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson", ".json":
-		parse = parseSeedsJSONL
-	case ".csv":
-		parse = func(name string, data []byte) ([]seedAt, error) { return parseSeedsCSV(name, data, ',') }
-	case ".tsv":
-		parse = func(name string, data []byte) ([]seedAt, error) { return parseSeedsCSV(name, data, '\t') }
-	}
-	return parseSeeds(path, data, parse)
+	return seedsFrom(path, func(fn func(inputs.Row) error) error {
+		return inputs.Scan(path, inputs.Options{}, fn)
+	})
 }
 
-// seedAt is a parsed task and the line it starts on, for error messages.
-type seedAt struct {
-	task SeedTask
-	line int
-}
-
-// parseSeeds runs a format's parser and the checks common to all formats.
-func parseSeeds(name string, data []byte, parse func(string, []byte) ([]seedAt, error)) ([]SeedTask, error) {
-	data = bytes.TrimPrefix(data, []byte("\ufeff")) // editors on Windows add a BOM
-	seeds, err := parse(name, data)
+// seedsFrom turns the rows scan yields into seed tasks, with the checks
+// common to all formats.
+func seedsFrom(name string, scan func(func(inputs.Row) error) error) ([]SeedTask, error) {
+	type seedAt struct {
+		task SeedTask
+		pos  inputs.Pos
+	}
+	var seeds []seedAt
+	err := scan(func(r inputs.Row) error {
+		t, skip, err := seedTask(r)
+		if err != nil || skip {
+			return err
+		}
+		seeds = append(seeds, seedAt{t, r.Pos})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if len(seeds) == 0 {
-		return nil, fmt.Errorf("%s: empty file: no seed tasks", name)
+		return nil, &inputs.InputError{Pos: inputs.Pos{File: name}, Msg: "empty file: no seed tasks"}
 	}
-	byInstruction := make(map[string]int, len(seeds))
-	byID := make(map[string]int, len(seeds))
+	byInstruction := make(map[string]inputs.Pos, len(seeds))
+	byID := make(map[string]inputs.Pos, len(seeds))
 	tasks := make([]SeedTask, len(seeds))
 	for i, s := range seeds {
 		if s.task.ID == "" {
@@ -118,142 +113,137 @@ func parseSeeds(name string, data []byte, parse func(string, []byte) ([]seedAt, 
 		// Case and spacing differences still make the same task.
 		key := strings.ToLower(strings.Join(strings.Fields(s.task.Instruction), " "))
 		if first, dup := byInstruction[key]; dup {
-			return nil, fmt.Errorf("%s:%d: duplicate instruction (first on line %d)", name, s.line, first)
+			return nil, &inputs.InputError{Pos: s.pos, Msg: fmt.Sprintf("duplicate instruction (first on %s)", where(first))}
 		}
-		byInstruction[key] = s.line
+		byInstruction[key] = s.pos
 		if first, dup := byID[s.task.ID]; dup {
-			return nil, fmt.Errorf("%s:%d: duplicate id %q (first on line %d)", name, s.line, s.task.ID, first)
+			return nil, &inputs.InputError{Pos: s.pos, Msg: fmt.Sprintf("duplicate id %q (first on %s)", s.task.ID, where(first))}
 		}
-		byID[s.task.ID] = s.line
+		byID[s.task.ID] = s.pos
 		tasks[i] = s.task
 	}
 	return tasks, nil
 }
 
-// seedLines splits data into lines, numbered from 1, without a length limit.
-func seedLines(data []byte, fn func(line int, text string) error) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, len(data)+1)
-	for n := 1; sc.Scan(); n++ {
-		if err := fn(n, strings.TrimSuffix(sc.Text(), "\r")); err != nil {
-			return err
-		}
+// where names a place in the same file: "line 3" or "row 2".
+func where(p inputs.Pos) string {
+	if p.Row {
+		return "row " + strconv.FormatInt(p.Line, 10)
 	}
-	return sc.Err()
+	return "line " + strconv.FormatInt(p.Line, 10)
 }
 
-func parseSeedsText(name string, data []byte) ([]seedAt, error) {
-	var seeds []seedAt
-	err := seedLines(data, func(n int, text string) error {
-		text = strings.TrimSpace(text)
-		if text != "" && !strings.HasPrefix(text, "#") {
-			seeds = append(seeds, seedAt{SeedTask{Instruction: text}, n})
+// seedTask reads one row; skip is set for a comment line of a text file.
+func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
+	if r.Format == "text" {
+		text, _ := r.Cols["prompt"].(string)
+		return SeedTask{Instruction: text}, strings.HasPrefix(text, "#"), nil
+	}
+	tabular := r.Format == "csv" || r.Format == "tsv"
+	col := func(key string) (any, bool) {
+		if v, ok := r.Cols[key]; ok {
+			return v, true
 		}
-		return nil
-	})
-	return seeds, err
-}
-
-// seedJSON is one JSONL line; fields that take several types are decoded
-// by hand to give errors in the user's terms.
-type seedJSON struct {
-	ID               json.RawMessage `json:"id"`
-	Instruction      *string         `json:"instruction"`
-	Input            string          `json:"input"`
-	Output           string          `json:"output"`
-	Instances        []SeedInstance  `json:"instances"`
-	IsClassification json.RawMessage `json:"is_classification"`
-}
-
-func parseSeedsJSONL(name string, data []byte) ([]seedAt, error) {
-	var seeds []seedAt
-	err := seedLines(data, func(n int, text string) error {
-		text = strings.TrimSpace(text)
-		switch {
-		case text == "":
-			return nil
-		case strings.HasPrefix(text, "["):
-			return fmt.Errorf("%s:%d: expected one JSON object per line, found an array", name, n)
-		case !strings.HasPrefix(text, "{"):
-			if !json.Valid([]byte(text)) {
-				var v any
-				err := json.Unmarshal([]byte(text), &v)
-				return fmt.Errorf("%s:%d: invalid JSON: %s", name, n, strings.TrimPrefix(err.Error(), "json: "))
+		for k, v := range r.Cols {
+			if strings.EqualFold(strings.TrimSpace(k), key) {
+				return v, true
 			}
-			return fmt.Errorf("%s:%d: expected a JSON object, found %.20q", name, n, text)
 		}
-		var raw seedJSON
-		if err := json.Unmarshal([]byte(text), &raw); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return fmt.Errorf("%s:%d: %q must be %s, not %s", name, n, te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		return nil, false
+	}
+	text := func(key string) (string, error) {
+		v, _ := col(key)
+		switch v := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			if tabular {
+				return strings.TrimSpace(v), nil
 			}
-			return fmt.Errorf("%s:%d: invalid JSON: %s", name, n, strings.TrimPrefix(err.Error(), "json: "))
+			return v, nil
 		}
-		task, err := raw.task()
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, n, err)
+		return "", fmt.Errorf("%q must be a string, not %s", key, kindOf(v))
+	}
+	if _, ok := col("instruction"); !ok && tabular {
+		cols := make([]string, 0, len(r.Cols))
+		for k := range r.Cols {
+			cols = append(cols, k)
 		}
-		seeds = append(seeds, seedAt{task, n})
-		return nil
-	})
-	return seeds, err
+		sort.Strings(cols)
+		return t, false, &inputs.InputError{Pos: inputs.Pos{File: r.Pos.File, Line: 1},
+			Msg: fmt.Sprintf(`no "instruction" column in the header (found %s)`, strings.Join(cols, ", "))}
+	}
+	if t.Instruction, err = text("instruction"); err != nil {
+		return t, false, err
+	}
+	if t.Instruction = strings.TrimSpace(t.Instruction); t.Instruction == "" {
+		return t, false, errors.New(`missing "instruction"`)
+	}
+	switch id, _ := col("id"); id := id.(type) {
+	case nil:
+	case string:
+		t.ID = strings.TrimSpace(id)
+	case json.Number:
+		t.ID = id.String()
+	case int64, int32:
+		t.ID = fmt.Sprint(id)
+	default:
+		return t, false, errors.New(`"id" must be a string or a number`)
+	}
+	switch list, _ := col("instances"); list := list.(type) {
+	case nil:
+	case []any:
+		t.Instances = make([]SeedInstance, 0, len(list))
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			in, okIn := m["input"].(string)
+			out, okOut := m["output"].(string)
+			if !ok || (!okIn && m["input"] != nil) || (!okOut && m["output"] != nil) {
+				return t, false, fmt.Errorf(`"instances" element %d must be {"input": string, "output": string}`, i+1)
+			}
+			t.Instances = append(t.Instances, SeedInstance{Input: in, Output: out})
+		}
+	default:
+		return t, false, fmt.Errorf(`"instances" must be an array, not %s`, kindOf(list))
+	}
+	in, err := text("input")
+	if err != nil {
+		return t, false, err
+	}
+	out, err := text("output")
+	if err != nil {
+		return t, false, err
+	}
+	if len(t.Instances) == 0 && (in != "" || out != "") {
+		t.Instances = []SeedInstance{{Input: in, Output: out}}
+	}
+	switch c, _ := col("is_classification"); c := c.(type) {
+	case nil:
+	case bool:
+		t.IsClassification = c
+	case string:
+		if t.IsClassification, err = parseYesNo(c); err != nil {
+			return t, false, fmt.Errorf(`"is_classification": %w`, err)
+		}
+	default:
+		return t, false, errors.New(`"is_classification" must be true or false`)
+	}
+	return t, false, nil
 }
 
-// jsonKind names a Go kind the way a JSON file's author thinks of it.
-func jsonKind(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	case "bool":
+// kindOf names a decoded value's JSON kind as a file's author says it.
+func kindOf(v any) string {
+	switch v.(type) {
+	case json.Number, int64, int32, float64, float32:
+		return "number"
+	case bool:
 		return "true or false"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
 	}
-	return kind
-}
-
-func (raw *seedJSON) task() (SeedTask, error) {
-	var t SeedTask
-	if raw.Instruction == nil || strings.TrimSpace(*raw.Instruction) == "" {
-		return t, errors.New(`missing "instruction"`)
-	}
-	t.Instruction = strings.TrimSpace(*raw.Instruction)
-	if len(raw.ID) > 0 && string(raw.ID) != "null" {
-		var s string
-		var num json.Number
-		switch {
-		case json.Unmarshal(raw.ID, &s) == nil:
-			t.ID = s
-		case json.Unmarshal(raw.ID, &num) == nil:
-			t.ID = num.String()
-		default:
-			return t, errors.New(`"id" must be a string or a number`)
-		}
-	}
-	t.Instances = raw.Instances
-	if len(t.Instances) == 0 && (raw.Input != "" || raw.Output != "") {
-		t.Instances = []SeedInstance{{Input: raw.Input, Output: raw.Output}}
-	}
-	if len(raw.IsClassification) > 0 && string(raw.IsClassification) != "null" {
-		var b bool
-		var s string
-		switch {
-		case json.Unmarshal(raw.IsClassification, &b) == nil:
-			t.IsClassification = b
-		case json.Unmarshal(raw.IsClassification, &s) == nil:
-			v, err := parseYesNo(s)
-			if err != nil {
-				return t, fmt.Errorf(`"is_classification": %w`, err)
-			}
-			t.IsClassification = v
-		default:
-			return t, errors.New(`"is_classification" must be true or false`)
-		}
-	}
-	return t, nil
+	return fmt.Sprintf("%T", v)
 }
 
 // parseYesNo reads the yes/no spellings people put in spreadsheets, and
@@ -266,63 +256,4 @@ func parseYesNo(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("expected yes/no or true/false, not %q", s)
-}
-
-func parseSeedsCSV(name string, data []byte, comma rune) ([]seedAt, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.Comma = comma
-	r.FieldsPerRecord = -1 // a short row is reported below with its line
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, csvError(name, err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
-	}
-	if _, ok := col["instruction"]; !ok {
-		return nil, fmt.Errorf(`%s:1: no "instruction" column in the header (found %s)`, name, strings.Join(header, ", "))
-	}
-	var seeds []seedAt
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return seeds, nil
-		}
-		if err != nil {
-			return nil, csvError(name, err)
-		}
-		line, _ := r.FieldPos(0)
-		field := func(key string) string {
-			if i, ok := col[key]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		if len(rec) != len(header) {
-			return nil, fmt.Errorf("%s:%d: %d fields, but the header has %d", name, line, len(rec), len(header))
-		}
-		t := SeedTask{ID: field("id"), Instruction: field("instruction")}
-		if t.Instruction == "" {
-			return nil, fmt.Errorf(`%s:%d: missing "instruction"`, name, line)
-		}
-		if in, out := field("input"), field("output"); in != "" || out != "" {
-			t.Instances = []SeedInstance{{Input: in, Output: out}}
-		}
-		if t.IsClassification, err = parseYesNo(field("is_classification")); err != nil {
-			return nil, fmt.Errorf(`%s:%d: "is_classification": %w`, name, line, err)
-		}
-		seeds = append(seeds, seedAt{t, line})
-	}
-}
-
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s:%d: invalid CSV: %w", name, pe.Line, pe.Err)
-	}
-	return fmt.Errorf("%s: invalid CSV: %w", name, err)
 }

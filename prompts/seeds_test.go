@@ -101,6 +101,18 @@ func TestLoadSeeds(t *testing.T) {
 			},
 		},
 		{
+			name: "a JSON array (Alpaca)",
+			file: "alpaca.json",
+			content: `[
+  {"instruction": "Sort the numbers.", "input": "3, 1, 2", "output": "1, 2, 3"},
+  {"instruction": "Name a planet.", "input": "", "output": "Mars"}
+]`,
+			want: []SeedTask{
+				{ID: "seed_task_0", Instruction: "Sort the numbers.", Instances: []SeedInstance{{"3, 1, 2", "1, 2, 3"}}},
+				{ID: "seed_task_1", Instruction: "Name a planet.", Instances: []SeedInstance{{"", "Mars"}}},
+			},
+		},
+		{
 			name:    "csv with only an instruction column",
 			file:    "tasks.csv",
 			content: "instruction\nList four seasons.\n",
@@ -157,8 +169,12 @@ func TestLoadSeedsErrors(t *testing.T) {
 			"my-tasks.jsonl:2: invalid JSON: unexpected end of JSON input"},
 		{"not JSON at all", "my-tasks.jsonl", "{\"instruction\": \"ok\"}\n\nhello\n",
 			"my-tasks.jsonl:3: invalid JSON: invalid character 'h' looking for beginning of value"},
-		{"array line", "my-tasks.jsonl", "[{\"instruction\": \"ok\"}]\n",
-			"my-tasks.jsonl:1: expected one JSON object per line, found an array"},
+		{"array line", "my-tasks.jsonl", "{\"instruction\": \"ok\"}\n[{\"instruction\": \"ok\"}]\n",
+			"my-tasks.jsonl:2: expected one JSON object per line, found an array"},
+		{"invalid UTF-8", "my-tasks.txt", "Name a fish.\nName a caf\xe9.\n",
+			"my-tasks.txt:2: invalid UTF-8 (byte 0xe9 at column 11): the input must be UTF-8 (convert it, e.g. iconv -f latin1 -t utf-8)"},
+		{"bad instances", "my-tasks.json", `[{"instruction": "ok", "instances": [{"input": 1}]}]`,
+			`my-tasks.json:1: "instances" element 1 must be {"input": string, "output": string}`},
 		{"missing instruction", "my-tasks.jsonl", "{\"instruction\": \"ok\"}\n{\"input\": \"x\"}\n",
 			`my-tasks.jsonl:2: missing "instruction"`},
 		{"blank instruction", "my-tasks.jsonl", "{\"instruction\": \"  \"}\n",
@@ -178,7 +194,7 @@ func TestLoadSeedsErrors(t *testing.T) {
 		{"empty csv", "my-tasks.csv", "", "my-tasks.csv: empty file: no seed tasks"},
 		{"csv header only", "my-tasks.csv", "instruction,input\n", "my-tasks.csv: empty file: no seed tasks"},
 		{"csv without instruction column", "my-tasks.csv", "task,input\nx,y\n",
-			`my-tasks.csv:1: no "instruction" column in the header (found task, input)`},
+			`my-tasks.csv:1: no "instruction" column in the header (found input, task)`},
 		{"csv missing instruction", "my-tasks.csv", "instruction,output\nName a fish.,Trout\n,Carp\n",
 			`my-tasks.csv:3: missing "instruction"`},
 		{"csv short row", "my-tasks.csv", "instruction,output\nName a fish.,Trout\nName a tree.\n",

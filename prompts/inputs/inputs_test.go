@@ -106,7 +106,7 @@ func TestLoadFormatsAndShapes(t *testing.T) {
 			},
 		},
 		{
-			name: "ShareGPT conversations: multi-turn, prompt up to the last assistant turn",
+			name:  "ShareGPT conversations: multi-turn, prompt up to the last assistant turn",
 			files: map[string]string{"sharegpt.jsonl": `{"id": "x1", "conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}, {"from": "human", "value": "Name a fruit"}, {"from": "gpt", "value": "Apple"}]}` + "\n"},
 			want: []Record{{
 				Prompt:     []Message{sys("Be brief."), u("Hi"), a("Hello"), u("Name a fruit")},
@@ -115,9 +115,9 @@ func TestLoadFormatsAndShapes(t *testing.T) {
 			}},
 		},
 		{
-			name: "messages ending with a user turn are all prompt; OpenAI content parts",
+			name:  "messages ending with a user turn are all prompt; OpenAI content parts",
 			files: map[string]string{"m.jsonl": `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": [{"type": "text", "text": "c"}, {"type": "image_url"}, {"type": "text", "text": "d"}]}]}` + "\n"},
-			want: []Record{{Prompt: []Message{u("a"), a("b"), u("c\nd")}}},
+			want:  []Record{{Prompt: []Message{u("a"), a("b"), u("c\nd")}}},
 		},
 		{
 			name:  "question with a reference answer in Fields; numbers keep their text",
@@ -136,7 +136,7 @@ func TestLoadFormatsAndShapes(t *testing.T) {
 			want:  []Record{{Prompt: []Message{u("Sky?")}, Chosen: []Message{a("Blue.")}, Rejected: []Message{a("Green.")}}},
 		},
 		{
-			name: "UltraFeedback-binarized: string prompt, chosen/rejected with the prompt in front",
+			name:  "UltraFeedback-binarized: string prompt, chosen/rejected with the prompt in front",
 			files: map[string]string{"ufb.jsonl": `{"prompt": "Sky?", "prompt_id": "abc", "chosen": [{"role": "user", "content": "Sky?"}, {"role": "assistant", "content": "Blue."}], "rejected": [{"role": "user", "content": "Sky?"}, {"role": "assistant", "content": "Green."}], "score_chosen": 8.5, "score_rejected": 3.0}` + "\n"},
 			want: []Record{{Prompt: []Message{u("Sky?")}, Chosen: []Message{a("Blue.")}, Rejected: []Message{a("Green.")},
 				Fields: map[string]string{"prompt_id": "abc", "score_chosen": "8.5", "score_rejected": "3.0"}}},

@@ -45,6 +45,21 @@ func Scan(path string, opts Options, fn func(Row) error) error {
 	return nil
 }
 
+// ScanBytes is [Scan] for data already in memory (an embedded file),
+// named name in messages and for its format.
+func ScanBytes(name string, data []byte, fn func(Row) error) error {
+	err := scanFile(name, name, bytes.NewReader(data), int64(len(data)), nil, func(r Row) error {
+		if err := fn(r); err != nil {
+			return errorAt(r.Pos, err)
+		}
+		return nil
+	}, &scanInfo{})
+	if err != nil {
+		return errorAt(Pos{File: name}, err)
+	}
+	return nil
+}
+
 // columnSelector chooses the columns of a Parquet file to read from the
 // names it has; nil reads all.
 type columnSelector func(cols []string) ([]string, error)
