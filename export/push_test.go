@@ -704,3 +704,123 @@ func TestPushTokenNeverShows(t *testing.T) {
 		})
 	}
 }
+
+// TestPushManyFiles: a push of more than 100 files is split into commits
+// of at most 100 files, chained by parentCommit, the card and the
+// deletions of stale shards in the last one.
+func TestPushManyFiles(t *testing.T) {
+	fastRetries(t)
+	dir := exportedRun(t)
+	ok(t, os.Remove(filepath.Join(dir, "data", "train-00000-of-00001.parquet")))
+	const shards = 151
+	for i := range shards {
+		name := fmt.Sprintf("train-%05d-of-%05d.parquet", i, shards)
+		ok(t, os.WriteFile(filepath.Join(dir, "data", name), []byte(fmt.Sprintf("PAR1 shard %d PAR1", i)), 0o644))
+	}
+	type entry struct {
+		OID string         `json:"oid"`
+		LFS map[string]any `json:"lfs,omitempty"`
+	}
+	var mu sync.Mutex
+	head := "0000000000000000000000000000000000000000"
+	tree := map[string]entry{
+		"data/train-00000-of-00002.parquet": {OID: "4444444444444444444444444444444444444444", LFS: map[string]any{"oid": strings.Repeat("5", 64), "size": 9}},
+		"data/train-00001-of-00002.parquet": {OID: "6666666666666666666666666666666666666666", LFS: map[string]any{"oid": strings.Repeat("7", 64), "size": 9}},
+	}
+	type commit struct {
+		summary, parent string
+		paths           []string
+	}
+	var commits []commit
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path == "/api/repos/create":
+			w.WriteHeader(http.StatusConflict)
+		case strings.Contains(r.URL.Path, "/revision/"):
+			json.NewEncoder(w).Encode(map[string]string{"sha": head})
+		case strings.Contains(r.URL.Path, "/tree/"):
+			var ents []map[string]any
+			for p, e := range tree {
+				ents = append(ents, map[string]any{"type": "file", "path": p, "oid": e.OID, "size": 1, "lfs": e.LFS})
+			}
+			json.NewEncoder(w).Encode(ents)
+		case strings.Contains(r.URL.Path, "/preupload/"):
+			var req struct{ Files []struct{ Path string } }
+			json.Unmarshal(b, &req)
+			var files []map[string]any
+			for _, f := range req.Files {
+				mode := "regular"
+				if strings.HasSuffix(f.Path, ".parquet") {
+					mode = "lfs"
+				}
+				files = append(files, map[string]any{"path": f.Path, "uploadMode": mode})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"files": files})
+		case strings.HasSuffix(r.URL.Path, "/objects/batch"):
+			var req struct{ Objects []map[string]any }
+			json.Unmarshal(b, &req)
+			json.NewEncoder(w).Encode(map[string]any{"transfer": "basic", "objects": req.Objects}) // all stored already
+		case strings.Contains(r.URL.Path, "/commit/"):
+			var c commit
+			for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var line struct {
+					Key   string
+					Value map[string]any
+				}
+				ok(t, json.Unmarshal([]byte(l), &line))
+				v := line.Value
+				p, _ := v["path"].(string)
+				switch line.Key {
+				case "header":
+					c.summary, _ = v["summary"].(string)
+					c.parent, _ = v["parentCommit"].(string)
+					if i != 0 || c.parent != head {
+						t.Errorf("commit %d: header %v at line %d, head is %s", len(commits)+1, v, i, head)
+					}
+					continue
+				case "file":
+					content, _ := base64.StdEncoding.DecodeString(v["content"].(string))
+					sum := sha1.Sum(append([]byte(fmt.Sprintf("blob %d\x00", len(content))), content...))
+					tree[p] = entry{OID: hex.EncodeToString(sum[:])}
+				case "lfsFile":
+					tree[p] = entry{OID: "9999999999999999999999999999999999999999", LFS: map[string]any{"oid": v["oid"], "size": v["size"]}}
+				case "deletedFile":
+					delete(tree, p)
+					p = "-" + p
+				}
+				c.paths = append(c.paths, p)
+			}
+			commits = append(commits, c)
+			head = fmt.Sprintf("%040d", len(commits))
+			json.NewEncoder(w).Encode(map[string]string{"commitOid": head, "commitUrl": "/c/" + head})
+		default:
+			t.Errorf("hub: unexpected %s %s", r.Method, r.URL.Path)
+		}
+	}))
+	defer hub.Close()
+
+	res, err := Push(context.Background(), dir, "alice/tiny-sft", PushOptions{Token: testToken, Endpoint: hub.URL, CommitMessage: "Big"})
+	ok(t, err)
+	if len(commits) != 2 {
+		t.Fatalf("%d commits, want 2 (153 files and 2 deletions, at most 100 a commit)", len(commits))
+	}
+	for i, c := range commits {
+		if len(c.paths) > 100 || c.summary != fmt.Sprintf("Big (part %d/2)", i+1) {
+			t.Errorf("commit %d: %q with %d files", i+1, c.summary, len(c.paths))
+		}
+	}
+	last := commits[1].paths
+	if !slices.Contains(last, "README.md") || !slices.Contains(last, "-data/train-00000-of-00002.parquet") ||
+		slices.Contains(commits[0].paths, "README.md") {
+		t.Errorf("the card and the deletions must land in the last commit: %v", last)
+	}
+	if len(res.Uploaded) != shards+2 || len(res.Deleted) != 2 || res.CommitURL != "/c/"+head {
+		t.Errorf("result: %d uploaded, deleted %v, commit %q", len(res.Uploaded), res.Deleted, res.CommitURL)
+	}
+	if len(tree) != shards+2 {
+		t.Errorf("the repository holds %d files, want %d", len(tree), shards+2)
+	}
+}
