@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"synthkit/export"
 	"synthkit/local"
@@ -16,7 +15,31 @@ import (
 // ErrBudget is returned when a method stopped at its request budget.
 var ErrBudget = errors.New("request budget used up")
 
-// Env is what a method needs to run.
+// ErrStalled is matched (errors.Is) by the [*StallError] a run returns when
+// it gave up because nothing was accepted for a long time.
+var ErrStalled = errors.New("generation stalled")
+
+// StallError says a phase gave up after Units units in a row accepted
+// nothing: a model that only repeats itself or keeps failing the filters
+// would otherwise spend the whole request budget.
+type StallError struct {
+	Method string
+	Units  int
+	Hint   string
+}
+
+func (e *StallError) Error() string {
+	msg := fmt.Sprintf("%s stalled: nothing accepted in %d units in a row", e.Method, e.Units)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+func (e *StallError) Is(target error) bool { return target == ErrStalled }
+
+// Env is what a method needs to run: the model, the journal and the run's
+// settings. The lifecycle (package runner) builds it; tests build it by hand.
 type Env struct {
 	// Model answers requests; [local.Client] in production.
 	Model local.Model
@@ -27,8 +50,9 @@ type Env struct {
 	Workers int
 	// Seed is the run seed; unit seeds derive from it.
 	Seed int64
-	// Options are the generation options every request carries
-	// (temperature, top_p, num_ctx, num_predict …); methods override some.
+	// Options are the user's generation options (num_ctx, num_predict and,
+	// if set, temperature …). A method's own per-stage settings win over
+	// them (see [Env.options]).
 	Options map[string]any
 	// MaxRequests is the request budget of this invocation (0: none): no
 	// new unit starts once it is used up, and units in flight finish (so a
@@ -36,13 +60,11 @@ type Env struct {
 	MaxRequests int64
 	// Retries is how often an unparsable structured reply is retried.
 	Retries int
-	// Progress, if set, is called after every journaled unit.
-	Progress func(export.Counts)
+	// Models are the resolved models, in the order the method listed them
+	// (names as the server knows them, digests, templates, system prompts).
+	Models []local.ModelInfo
 
 	requests atomic.Int64
-	// journalMu lets a method journal one unit group at a time, so groups
-	// of rows never pass the requested count.
-	journalMu sync.Mutex
 }
 
 // model wraps Env.Model so every request is counted against the budget.
@@ -51,13 +73,12 @@ func (e *Env) model() local.Model { return counted{e} }
 // Requests is how many model requests this invocation made.
 func (e *Env) Requests() int64 { return e.requests.Load() }
 
-// budgetLeft reports whether a new unit may start.
 func (e *Env) budgetLeft() bool {
 	return e.MaxRequests <= 0 || e.requests.Load() < e.MaxRequests
 }
 
-// counted counts requests; the budget itself is checked between units
-// (runWorkers), so work in flight is never cut off.
+// counted counts requests; the budget itself is checked between units,
+// so work in flight is never cut off.
 type counted struct{ e *Env }
 
 func (c counted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
@@ -75,19 +96,30 @@ func (c counted) Embed(ctx context.Context, model string, in []string) ([][]floa
 	return c.e.Model.Embed(ctx, model, in)
 }
 
-// options returns the run's generation options plus a method's defaults
-// for the ones the user did not set (the user's choice wins).
-func (e *Env) options(over map[string]any) map[string]any {
-	out := make(map[string]any, len(e.Options)+len(over))
+// options returns the options of one request: the user's, with the
+// method's own settings for this stage on top. A stage that has published
+// settings of its own (Magpie's query at temperature 1, greedy labelling)
+// keeps them; a stage that passes nil samples as the user asked.
+func (e *Env) options(own map[string]any) map[string]any {
+	out := make(map[string]any, len(e.Options)+len(own))
 	for k, v := range e.Options {
 		out[k] = v
 	}
-	for k, v := range over {
-		if _, set := e.Options[k]; !set {
-			out[k] = v
-		}
+	for k, v := range own {
+		out[k] = v
 	}
 	return out
+}
+
+// modelInfo returns what the lifecycle resolved about a model (its
+// Modelfile system prompt, its template); zero if unknown (tests).
+func (e *Env) modelInfo(name string) local.ModelInfo {
+	for _, m := range e.Models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return local.ModelInfo{Name: name}
 }
 
 // UnitSeed derives a unit's sampling seed from the run seed and unit id,
@@ -99,58 +131,109 @@ func UnitSeed(runSeed int64, unit string) int64 {
 	return int64(h.Sum64() & 0x7fffffff) // llama.cpp takes a 32-bit seed
 }
 
-func (e *Env) progress() {
-	if e.Progress != nil {
-		e.Progress(e.Run.Counts())
-	}
+// Entry is one journal entry a unit produces: accepted with rows, or
+// rejected with a reason.
+type Entry struct {
+	Unit   string
+	Rows   []export.Row
+	Reason string
+	Prov   export.Provenance
 }
 
-// accept journals the rows of a unit.
-func (e *Env) accept(unit string, p export.Provenance, rows ...export.Row) error {
-	if err := e.Run.Add(unit, p, rows...); err != nil {
-		return err
+func (en Entry) accepted() bool { return en.Reason == "" && len(en.Rows) > 0 }
+
+// Unit is one piece of work of a [Phase].
+type Unit struct {
+	// ID is the journal id a failure is rejected under.
+	ID string
+	// Prov labels that rejection.
+	Prov export.Provenance
+	// Do runs the unit and journals its result with [Work.Commit]. An error
+	// that only concerns this unit ([Rejection], a model that keeps
+	// answering garbage, a prompt too long) is journaled as a rejection of
+	// ID; any other error stops the run.
+	Do func(ctx context.Context, w *Work) error
+}
+
+// Phase is a group of units that use one model. Phases run one after the
+// other, so a server that keeps one model loaded at a time (a laptop)
+// loads each model once instead of swapping on every request.
+type Phase struct {
+	// Model names the model the phase's units use, for the record.
+	Model string
+	// Next returns the next unit, skipping units already done; false when
+	// there are none. It is called by one worker at a time.
+	Next func() (Unit, bool)
+	// Target ends the phase at this many accepted entries (0: run until
+	// Next has no more). Accepted is how many it has from earlier runs.
+	Target, Accepted int64
+	// StallAfter stops the run with a [*StallError] after this many units
+	// in a row accepted nothing (0: never); StallHint says what to try.
+	StallAfter int
+	StallHint  string
+	// Method names the method in a stall message.
+	Method string
+}
+
+// phaseState is the engine's bookkeeping for the running phase. Slots
+// make -n exact without waste: a unit reserves one slot before it starts,
+// accepted + reserved never passes Target, and a unit that makes more
+// entries than it reserved takes free slots at commit time.
+type phaseState struct {
+	*Phase
+	mu       sync.Mutex
+	cond     *sync.Cond
+	accepted int64
+	reserved int64
+	barren   int
+	stalled  bool
+	budget   bool
+	done     bool // Next said no more
+}
+
+// Work is a running unit's handle on the engine.
+type Work struct {
+	env   *Env
+	ph    *phaseState
+	held  int64 // slots this unit holds (0 or 1)
+	added int64 // entries it got accepted
+}
+
+// Run runs the phases in order with Env.Workers workers each. It returns
+// ErrBudget when the budget ended the run, a [*StallError] when a phase
+// stalled, or the first error of a unit.
+func (e *Env) runPhases(ctx context.Context, phases ...*Phase) error {
+	for _, p := range phases {
+		if err := e.runPhase(ctx, p); err != nil {
+			return err
+		}
 	}
-	e.progress()
 	return nil
 }
 
-// reject journals a unit that produced nothing, with the reason.
-func (e *Env) reject(unit, reason string, p export.Provenance) error {
-	if err := e.Run.Reject(unit, reason, p); err != nil {
-		return err
-	}
-	e.progress()
-	return nil
-}
-
-// runWorkers runs fn on Workers goroutines until next returns false, fn
-// fails, the budget is used up, or ctx ends. The first error stops the
-// others; when the budget ends the run, units in flight finish and
-// ErrBudget is returned so the caller can say so.
-func (e *Env) runWorkers(ctx context.Context, next func() (int, bool), fn func(ctx context.Context, i int) error) error {
+func (e *Env) runPhase(ctx context.Context, p *Phase) error {
+	ph := &phaseState{Phase: p, accepted: p.Accepted}
+	ph.cond = sync.NewCond(&ph.mu)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	workers := max(e.Workers, 1)
+	// Wake waiters when the run is cancelled.
+	stop := context.AfterFunc(ctx, func() {
+		ph.mu.Lock()
+		ph.cond.Broadcast()
+		ph.mu.Unlock()
+	})
+	defer stop()
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	budgetHit := false
-	for w := 0; w < workers; w++ {
+	for w := 0; w < max(e.Workers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				mu.Lock()
-				if !e.budgetLeft() {
-					budgetHit = true
-					mu.Unlock()
-					return
-				}
-				i, ok := next()
-				mu.Unlock()
+			for {
+				u, ok := e.start(ctx, ph)
 				if !ok {
 					return
 				}
-				if err := fn(ctx, i); err != nil {
+				if err := e.do(ctx, ph, u); err != nil {
 					cancel(err)
 					return
 				}
@@ -164,61 +247,210 @@ func (e *Env) runWorkers(ctx context.Context, next func() (int, bool), fn func(c
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if budgetHit {
+	switch {
+	case ph.stalled:
+		return &StallError{Method: p.Method, Units: p.StallAfter, Hint: p.StallHint}
+	case ph.budget:
 		return ErrBudget
 	}
 	return nil
 }
 
-// isSoftFailure reports errors that reject one unit without stopping the
-// run: a model that keeps answering garbage, or a reply cut off.
-func isSoftFailure(err error) (string, bool) {
+// claim waits for a free slot; false means the phase is over (target
+// reached, budget used up, stalled, or cancelled).
+func (ph *phaseState) claim(ctx context.Context, e *Env) bool {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	for {
+		switch {
+		case ctx.Err() != nil, ph.stalled:
+			return false
+		case ph.Target > 0 && ph.accepted >= ph.Target:
+			return false
+		case !e.budgetLeft():
+			ph.budget = true
+			return false
+		case ph.Target > 0 && ph.accepted+ph.reserved >= ph.Target:
+			// Every slot is taken by a unit in flight; one of them may yet
+			// be rejected and leave its slot to a replacement.
+			ph.cond.Wait()
+			continue
+		}
+		ph.reserved++
+		return true
+	}
+}
+
+// start claims a slot and takes the next unit.
+func (e *Env) start(ctx context.Context, ph *phaseState) (Unit, bool) {
+	if !ph.claim(ctx, e) {
+		return Unit{}, false
+	}
+	ph.mu.Lock()
+	var u Unit
+	ok := !ph.done
+	if ok {
+		u, ok = ph.Next()
+		ph.done = !ok
+	}
+	if !ok {
+		ph.reserved--
+		ph.cond.Broadcast()
+	}
+	ph.mu.Unlock()
+	return u, ok
+}
+
+// do runs one unit, journals a unit-level failure as its rejection, and
+// gives back the slot.
+func (e *Env) do(ctx context.Context, ph *phaseState, u Unit) error {
+	w := &Work{env: e, ph: ph, held: 1}
+	err := u.Do(ctx, w)
+	if reason := RejectReason(err); reason != "" {
+		err = w.Commit(Entry{Unit: u.ID, Reason: reason, Prov: u.Prov})
+	}
+	ph.mu.Lock()
+	ph.reserved -= w.held
+	w.held = 0
+	if err == nil {
+		if w.added > 0 {
+			ph.barren = 0
+		} else if ph.barren++; ph.StallAfter > 0 && ph.barren >= ph.StallAfter {
+			ph.stalled = true
+		}
+	}
+	ph.cond.Broadcast()
+	ph.mu.Unlock()
+	return err
+}
+
+// Claim reserves a slot for more work in the same unit (the next round of
+// an Evol chain); false means the phase is over and the unit should stop.
+func (w *Work) Claim(ctx context.Context) bool {
+	if w.held > 0 {
+		return true
+	}
+	if !w.ph.claim(ctx, w.env) {
+		return false
+	}
+	w.held = 1
+	return true
+}
+
+// Commit journals a unit's entries, given in priority order: when -n
+// leaves room for fewer accepted entries than there are, the first ones
+// are kept and the rest are rejected as [ReasonOverTarget]. Entries are
+// journaled last-first, so the first entry (the unit's marker, which a
+// resumed run checks) is durable only after all the others are. Commit
+// gives back the slot the unit held.
+func (w *Work) Commit(entries ...Entry) error {
+	ph := w.ph
+	want := int64(0)
+	for _, en := range entries {
+		if en.accepted() {
+			want++
+		}
+	}
+	ph.mu.Lock()
+	grant := want
+	if ph.Target > 0 {
+		free := max(ph.Target-ph.accepted-ph.reserved, 0)
+		grant = min(want, w.held+free)
+	}
+	ph.accepted += grant
+	ph.reserved -= w.held
+	w.held = 0
+	w.added += grant
+	ph.cond.Broadcast()
+	ph.mu.Unlock()
+
+	out := make([]Entry, len(entries))
+	granted := int64(0)
+	for i, en := range entries {
+		if en.accepted() {
+			if granted >= grant {
+				en.Rows, en.Reason = nil, ReasonOverTarget
+			}
+			granted++
+		}
+		out[i] = en
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	// All but the marker go in parallel (the journal commits them in one
+	// group); the marker after them.
+	var wg sync.WaitGroup
+	errs := make([]error, len(out))
+	for i := len(out) - 1; i >= 1; i-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.env.journal(out[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return w.env.journal(out[0])
+}
+
+func (e *Env) journal(en Entry) error {
+	if en.Reason != "" || len(en.Rows) == 0 {
+		reason := en.Reason
+		if reason == "" {
+			reason = ReasonNoRows
+		}
+		return e.Run.Reject(en.Unit, reason, en.Prov)
+	}
+	return e.Run.Add(en.Unit, en.Prov, en.Rows...)
+}
+
+// Rejection is an error that ends one unit with a rejection reason rather
+// than stopping the run.
+type Rejection struct{ Reason string }
+
+func (r *Rejection) Error() string { return "rejected: " + r.Reason }
+
+// reject returns a [*Rejection] for reason.
+func reject(reason string) error { return &Rejection{Reason: reason} }
+
+// RejectReason returns the reason err rejects one unit for, or "" when err
+// is nil or a real failure that must stop the run: a [*Rejection], a model
+// that kept answering output the schema refuses, or a prompt longer than
+// the context window.
+func RejectReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var rj *Rejection
+	if errors.As(err, &rj) {
+		return rj.Reason
+	}
 	var inv *local.InvalidOutputError
 	if errors.As(err, &inv) {
-		return "invalid_output", true
+		return ReasonInvalid
 	}
 	var ctxErr *local.ContextOverflowError
 	if errors.As(err, &ctxErr) {
-		return "prompt_too_long", true
+		return ReasonPromptTooLong
 	}
-	return "", false
+	return ""
 }
 
-// quota hands out units so that accepted rows plus units in flight never
-// exceed the target: a method with one row per unit then stops at exactly
-// the count asked for, and a unit rejected near the end is replaced.
-type quota struct {
-	mu       sync.Mutex
-	target   int64
-	inflight int64
-	run      *export.Run
-}
-
-// claim waits until a unit may start; false means the target is reached
-// (or ctx ended).
-func (q *quota) claim(ctx context.Context) bool {
-	for ctx.Err() == nil {
-		q.mu.Lock()
-		accepted := q.run.Counts().Accepted
-		switch {
-		case accepted >= q.target:
-			q.mu.Unlock()
-			return false
-		case accepted+q.inflight < q.target:
-			q.inflight++
-			q.mu.Unlock()
-			return true
+// seqUnits returns a Next that walks ids 0..n-1 (or forever when n < 0),
+// skipping those done() says are finished.
+func seqUnits(n int, done func(i int) bool, unit func(i int) Unit) func() (Unit, bool) {
+	i := 0
+	return func() (Unit, bool) {
+		for n < 0 || i < n {
+			k := i
+			i++
+			if !done(k) {
+				return unit(k), true
+			}
 		}
-		q.mu.Unlock()
-		// Every slot is taken by a unit in flight; one of them may yet be
-		// rejected and need a replacement.
-		time.Sleep(20 * time.Millisecond)
+		return Unit{}, false
 	}
-	return false
-}
-
-func (q *quota) release() {
-	q.mu.Lock()
-	q.inflight--
-	q.mu.Unlock()
 }

@@ -18,17 +18,20 @@ type EvolOp struct {
 	// Method is the line the in-depth template states as the method;
 	// empty for in-breadth.
 	Method string
+	// NoWordLimit lifts the "add only 10 to 20 words" rule: giving a
+	// prompt a table or a code block to work on takes more.
+	NoWordLimit bool
 }
 
 // EvolOps are the five in-depth operations and the in-breadth mutation;
 // each round picks one uniformly.
 var EvolOps = []EvolOp{
-	{"add_constraints", "Add one more constraint or requirement that the answer must satisfy."},
-	{"deepen", "If the prompt asks about a particular issue, make it ask about that issue in more depth and breadth."},
-	{"concretize", "Replace general concepts in the prompt with more specific ones."},
-	{"increase_reasoning", "If the prompt can be answered with a few simple thoughts, rewrite it so that it explicitly asks for several steps of reasoning."},
-	{"complicate_input", "Give the prompt some input data to work on in a structured format (a table, JSON, XML, SQL, Python code, a shell command or LaTeX) and make the task use that data."},
-	{"breadth", ""},
+	{Name: "add_constraints", Method: "Add one more constraint or requirement that the answer must satisfy."},
+	{Name: "deepen", Method: "If the prompt asks about a particular issue, make it ask about that issue in more depth and breadth."},
+	{Name: "concretize", Method: "Replace general concepts in the prompt with more specific ones."},
+	{Name: "increase_reasoning", Method: "If the prompt can be answered with a few simple thoughts, rewrite it so that it explicitly asks for several steps of reasoning."},
+	{Name: "complicate_input", Method: "Give the prompt some input data to work on in a structured format (a table, JSON, XML, SQL, Python code, a shell command or LaTeX) and make the task use that data.", NoWordLimit: true},
+	{Name: "breadth"},
 }
 
 var (
@@ -37,27 +40,17 @@ var (
 	evolEqual   = mustTemplate("evol_equal")
 )
 
-// EvolTemplates lists the templates the method uses, for run.json.
-func EvolTemplates() []*Template { return []*Template{evolDepth, evolBreadth, evolEqual} }
-
 var (
 	promptSchema  = local.MustCompileSchema(`{"type":"object","properties":{"prompt":{"type":"string","minLength":1}},"required":["prompt"]}`)
-	verdictSchema = local.MustCompileSchema(`{"type":"object","properties":{"verdict":{"type":"string","enum":["equal","not_equal"]}},"required":["verdict"]}`)
+	verdictSchema = local.MustCompileSchema(`{"type":"object","properties":{"verdict":{"type":"string","enum":["equal","not_equal","answer"]}},"required":["verdict"]}`)
 )
 
-// Elimination reasons of Evol-Instruct, as they appear in the card.
-const (
-	ElimNoGain        = "no_information_gain"
-	ElimApology       = "response_is_apology"
-	ElimTooShort      = "response_too_short"
-	ElimOnlyStopWords = "response_only_punctuation_and_stop_words"
-	ElimLeak          = "prompt_wording_leaked"
-	ElimInvalid       = ReasonInvalid
-)
-
-// leakRe matches the template's own wording showing up in an evolved
-// instruction: the model copied the frame instead of rewriting the prompt.
-var leakRe = regexp.MustCompile(`(?i)(original prompt|rewritten prompt|given prompt|created prompt|new prompt|#\s*(the )?(given|rewritten|created|new) prompt\s*#|^\s*(rewritten|new|created) prompt\s*:)`)
+// leakRe matches the rewriting prompt's own scaffolding in an evolved
+// instruction: "#Rewritten Prompt#" markers, a leading "Rewritten prompt:"
+// or "Original:" label, or the words our templates forbid. A prompt that is
+// merely about prompts ("write a new prompt for…", "what is a system
+// prompt") does not match.
+var leakRe = regexp.MustCompile(`(?i)(#\s*(the )?(given|rewritten|created|new|original) prompt\s*#|^\s*((the )?(rewritten|created|given|original|new) prompt|original|inspiration)\s*:|\brewritten prompt\b|\bthe given prompt\b)`)
 
 // stopWords is a compact English stop-word list for the "only punctuation
 // and stop words" rule.
@@ -117,155 +110,202 @@ func onlyStopWords(s string) bool {
 	return true
 }
 
-// EvolOptions configures [Evol].
-type EvolOptions struct {
+// Evol evolves every prompt for Rounds rounds. Each round applies one
+// random operation, answers the evolved instruction, and eliminates failed
+// evolutions (no information gain as judged by the model, an answer given
+// instead of a rewrite, an apology or too short a response, a response of
+// only stop words, leaked template wording); a failed round leaves the
+// instruction unchanged for the next. Every surviving round is a row with
+// its lineage: the operations of the surviving rounds that led to it and
+// its parent's id.
+type Evol struct {
 	Model   string
 	Prompts []string
 	Rounds  int
 	// Count stops after this many accepted evolutions (0: all prompts).
 	Count int
+
+	model string
+}
+
+// DefaultEvolRounds is the number of rounds unless set.
+const DefaultEvolRounds = 4
+
+func (o *Evol) Name() string       { return "evol-instruct" }
+func (o *Evol) Models() []ModelRef { return []ModelRef{{o.Model, RoleGenerator}} }
+
+func (o *Evol) rounds() int {
+	if o.Rounds <= 0 {
+		return DefaultEvolRounds
+	}
+	return o.Rounds
+}
+
+// Target is Count, or every round of every prompt.
+func (o *Evol) Target() int {
+	if o.Count > 0 {
+		return o.Count
+	}
+	return len(o.Prompts) * o.rounds()
+}
+
+func (o *Evol) templates() []*Template { return []*Template{evolDepth, evolBreadth, evolEqual} }
+
+func (o *Evol) Prepare(models []local.ModelInfo) (Identity, error) {
+	if len(o.Prompts) == 0 {
+		return Identity{}, fmt.Errorf("evol-instruct needs prompts to evolve (--prompts)")
+	}
+	o.model = models[0].Name
+	return Identity{Templates: o.templates(),
+		Hashes: map[string]string{InputsKey: TextHash(strings.Join(o.Prompts, "\x00"))}}, nil
 }
 
 func evolUnit(prompt, round int) string { return fmt.Sprintf("evol-%06d-r%d", prompt, round) }
 
-// Evol evolves every prompt for Rounds rounds. Each round applies one
-// random operation, answers the evolved instruction, and eliminates failed
-// evolutions (no information gain as judged by the model, an apology or
-// too short a response, a response of only stop words, leaked template
-// wording); a failed round leaves the instruction unchanged for the next.
-// Every surviving round is a row, with its lineage.
-func Evol(ctx context.Context, env *Env, o EvolOptions) error {
-	if o.Rounds <= 0 {
-		o.Rounds = 4
-	}
-	if len(o.Prompts) == 0 {
-		return fmt.Errorf("evol-instruct needs prompts to evolve (--prompts)")
-	}
-	tmplHash := CombinedHash(EvolTemplates()...)
-	i := 0
-	next := func() (int, bool) {
-		for i < len(o.Prompts) {
-			if o.Count > 0 && env.Run.Counts().Accepted >= int64(o.Count) {
-				return 0, false
-			}
-			p := i
-			i++
-			if !env.Run.Done(evolUnit(p, 1)) {
-				return p, true
-			}
+// evolStep is the state of a chain after a surviving round.
+type evolStep struct {
+	instruction string
+	lineage     []string
+	parent      string
+}
+
+func (o *Evol) Run(ctx context.Context, env *Env) error {
+	if o.model == "" {
+		if _, err := o.Prepare(modelInfos([]string{o.Model})); err != nil {
+			return err
 		}
-		return 0, false
 	}
-	return env.runWorkers(ctx, next, func(ctx context.Context, p int) error {
-		return evolChain(ctx, env, &o, p, tmplHash)
+	rounds := o.rounds()
+	// On resume a chain continues from its last surviving round.
+	survived := map[string]evolStep{}
+	err := env.Run.Rows(func(unit string, rows []export.Row) error {
+		for _, r := range rows {
+			sft, ok := r.(export.SFT)
+			if !ok || len(sft.Messages) == 0 {
+				continue
+			}
+			st := evolStep{parent: unit}
+			for _, m := range sft.Messages {
+				if m.Role == "user" {
+					st.instruction = m.Content
+					break
+				}
+			}
+			if lin, ok := sft.Metadata["lineage"].([]any); ok {
+				for _, op := range lin {
+					if s, ok := op.(string); ok {
+						st.lineage = append(st.lineage, s)
+					}
+				}
+			}
+			survived[unit] = st
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild evolution chains: %w", err)
+	}
+	tmplHash := CombinedHash(o.templates()...)
+	return env.runPhases(ctx, &Phase{
+		Model: o.model, Method: o.Name(), Target: int64(o.Count), Accepted: env.Run.Counts().Accepted,
+		Next: seqUnits(len(o.Prompts), func(p int) bool { return env.Run.Done(evolUnit(p, rounds)) }, func(p int) Unit {
+			return Unit{ID: evolUnit(p, rounds), Do: func(ctx context.Context, w *Work) error {
+				return o.chain(ctx, env, w, p, rounds, survived, tmplHash)
+			}}
+		}),
 	})
 }
 
-type evolRound struct {
-	op, instruction, response, reason string
-	surplus                           bool // accepted, but past -n
-}
-
-func evolChain(ctx context.Context, env *Env, o *EvolOptions, p int, tmplHash string) error {
-	m := env.model()
+// chain runs the rounds of prompt p that are not done yet, journaling each
+// as it finishes, so a crash loses at most the round in flight.
+func (o *Evol) chain(ctx context.Context, env *Env, w *Work, p, rounds int, survived map[string]evolStep, tmplHash string) error {
 	root := strings.TrimSpace(o.Prompts[p])
-	current := root
-	seed := UnitSeed(env.Seed, evolUnit(p, 1))
-	rng := rand.New(rand.NewPCG(uint64(seed), uint64(p)))
-	prov := export.Provenance{Method: "evol-instruct", Model: o.Model, Seed: &seed, TemplateHash: tmplHash}
-	rounds := make([]evolRound, 0, o.Rounds)
-	for r := 1; r <= o.Rounds; r++ {
+	cur := evolStep{instruction: root}
+	first := true
+	for r := 1; r <= rounds; r++ {
+		unit := evolUnit(p, r)
+		if done, _ := env.Run.Status(unit); done {
+			if st, ok := survived[unit]; ok {
+				cur = st
+			}
+			continue
+		}
+		if !first && !w.Claim(ctx) {
+			return nil // -n reached or the budget is used up
+		}
+		first = false
+		seed := UnitSeed(env.Seed, unit)
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(r)))
 		op := EvolOps[rng.IntN(len(EvolOps))]
-		rs := UnitSeed(env.Seed, evolUnit(p, r))
-		res, err := evolveOnce(ctx, m, env, o.Model, op, current, rs)
+		prov := export.Provenance{Method: o.Name(), Model: o.model, Seed: &seed, TemplateHash: tmplHash}
+		res, err := o.evolveOnce(ctx, env, op, cur.instruction, seed)
 		if err != nil {
 			return err
 		}
-		res.op = op.Name
-		rounds = append(rounds, res)
-		if res.reason == "" {
-			current = res.instruction
-		}
-	}
-	var ops []string
-	for _, r := range rounds {
-		ops = append(ops, r.op)
-	}
-	// With -n, chains journal one at a time and keep their accepted rounds
-	// in order up to what is left (see SelfInstruct); a chain with nothing
-	// left leaves no trace.
-	if o.Count > 0 {
-		env.journalMu.Lock()
-		defer env.journalMu.Unlock()
-		left := int64(o.Count) - env.Run.Counts().Accepted
-		if left <= 0 {
-			return nil
-		}
-		for i := range rounds {
-			if rounds[i].reason == "" {
-				if left <= 0 {
-					rounds[i].surplus = true
-				}
-				left--
-			}
-		}
-	}
-	// Last round first: round 1 marks the chain done (see SelfInstruct).
-	for r := len(rounds); r >= 1; r-- {
-		res := rounds[r-1]
-		unit := evolUnit(p, r)
-		if res.surplus {
-			continue
-		}
 		if res.reason != "" {
-			if err := env.reject(unit, res.reason, prov); err != nil {
+			if err := w.Commit(Entry{Unit: unit, Reason: res.reason, Prov: prov}); err != nil {
 				return err
 			}
 			continue
 		}
-		row := export.SFT{
-			Messages: []export.Message{{Role: "user", Content: res.instruction}, {Role: "assistant", Content: res.response}},
-			Metadata: map[string]any{"evol_op": res.op, "round": r, "root_index": p, "root": root,
-				"lineage": ops[:r]},
+		next := evolStep{instruction: res.instruction, lineage: append(append([]string{}, cur.lineage...), op.Name), parent: unit}
+		meta := map[string]any{"evol_op": op.Name, "round": r, "root_index": p, "root": root,
+			"lineage": next.lineage, "parent": cur.parent}
+		if res.answerRetried {
+			meta["answer_retried"] = true
 		}
-		if err := env.accept(unit, prov, row); err != nil {
+		row := export.SFT{Messages: toExport(append(res.messages, local.Message{Role: "assistant", Content: res.response})), Metadata: meta}
+		if err := w.Commit(Entry{Unit: unit, Rows: []export.Row{row}, Prov: prov}); err != nil {
 			return err
 		}
+		cur = next
 	}
 	return nil
 }
 
-// evolveOnce runs one round: evolve, answer, eliminate.
-func evolveOnce(ctx context.Context, m local.Model, env *Env, model string, op EvolOp, current string, seed int64) (evolRound, error) {
+type evolRound struct {
+	instruction, response, reason string
+	messages                      []local.Message // what the answer was asked with
+	answerRetried                 bool
+}
+
+// evolveOnce runs one round: evolve, judge, answer, eliminate. Failures
+// that concern this round only come back as a reason.
+func (o *Evol) evolveOnce(ctx context.Context, env *Env, op EvolOp, current string, seed int64) (evolRound, error) {
 	var prompt string
 	var err error
 	if op.Method == "" {
 		prompt, err = evolBreadth.Render(map[string]any{"Instruction": current})
 	} else {
-		prompt, err = evolDepth.Render(map[string]any{"Instruction": current, "Method": op.Method})
+		prompt, err = evolDepth.Render(map[string]any{"Instruction": current, "Method": op.Method, "WordLimit": !op.NoWordLimit})
 	}
 	if err != nil {
+		return evolRound{}, err
+	}
+	soft := func(r evolRound, err error) (evolRound, error) {
+		if reason := RejectReason(err); reason != "" {
+			r.reason = reason
+			return r, nil
+		}
 		return evolRound{}, err
 	}
 	var out struct {
 		Prompt string `json:"prompt"`
 	}
-	_, err = local.ChatStructured(ctx, m, &local.ChatRequest{Model: model,
-		Messages: []local.Message{{Role: "user", Content: prompt}},
-		Options:  env.options(map[string]any{"temperature": 1.0, "top_p": 0.95}), Seed: &seed}, promptSchema, &out, env.Retries)
-	if reason, soft := isSoftFailure(err); soft {
-		return evolRound{reason: reason}, nil
-	} else if err != nil {
-		return evolRound{}, err
+	if err := env.instruct(ctx, o.model, prompt, promptSchema, map[string]any{"temperature": 1.0, "top_p": 0.95}, seed, &out); err != nil {
+		return soft(evolRound{}, err)
 	}
 	evolved := strings.TrimSpace(out.Prompt)
 	if evolved == "" {
 		return evolRound{reason: ElimInvalid}, nil
 	}
+	res := evolRound{instruction: evolved}
 	if LeakedWording(evolved) {
-		return evolRound{instruction: evolved, reason: ElimLeak}, nil
+		res.reason = ElimLeak
+		return res, nil
 	}
-	// The no-information-gain rule: the model compares before and after.
+	// The no-information-gain rule, and a guard against a model that
+	// answered the prompt instead of rewriting it: the model compares.
 	judge, err := evolEqual.Render(map[string]any{"Before": current, "After": evolved})
 	if err != nil {
 		return evolRound{}, err
@@ -273,29 +313,44 @@ func evolveOnce(ctx context.Context, m local.Model, env *Env, model string, op E
 	var verdict struct {
 		Verdict string `json:"verdict"`
 	}
-	_, err = local.ChatStructured(ctx, m, &local.ChatRequest{Model: model,
-		Messages: []local.Message{{Role: "user", Content: judge}},
-		Options:  env.options(map[string]any{"temperature": 0}), Seed: &seed}, verdictSchema, &verdict, env.Retries)
-	if reason, soft := isSoftFailure(err); soft {
-		return evolRound{instruction: evolved, reason: reason}, nil
-	} else if err != nil {
-		return evolRound{}, err
+	if err := env.instruct(ctx, o.model, judge, verdictSchema, map[string]any{"temperature": 0}, seed, &verdict); err != nil {
+		return soft(res, err)
 	}
-	if verdict.Verdict == "equal" || strings.EqualFold(evolved, current) {
-		return evolRound{instruction: evolved, reason: ElimNoGain}, nil
+	switch {
+	case verdict.Verdict == "equal" || strings.EqualFold(evolved, current):
+		res.reason = ElimNoGain
+		return res, nil
+	case verdict.Verdict == "answer":
+		res.reason = ElimAnswered
+		return res, nil
 	}
-	resp, err := m.Chat(ctx, &local.ChatRequest{Model: model,
-		Messages: []local.Message{{Role: "user", Content: evolved}},
-		Options:  env.options(map[string]any{"temperature": 0.7}), Seed: &seed})
+	res.messages = append(env.systemMessages(o.model, ""), local.Message{Role: "user", Content: evolved})
+	own := map[string]any{"temperature": 0.7}
+	answer, resp, err := env.answer(ctx, o.model, res.messages, own, seed)
+	if RejectReason(err) == ReasonTruncated {
+		// A good evolution whose answer ran long: ask again with twice the
+		// budget rather than lose the evolution.
+		budget := 2 * max(intOption(env.Options, "num_predict"), resp.OutputTokens, 256)
+		own["num_predict"] = budget
+		res.answerRetried = true
+		answer, _, err = env.answer(ctx, o.model, res.messages, own, seed)
+	}
 	if err != nil {
-		if reason, soft := isSoftFailure(err); soft {
-			return evolRound{instruction: evolved, reason: reason}, nil
-		}
-		return evolRound{}, err
+		return soft(res, err)
 	}
-	answer, reason := checkReply(resp, "response")
-	if reason == "" {
-		reason = CheckEvolution(evolved, answer)
+	res.response = answer
+	res.reason = CheckEvolution(evolved, answer)
+	return res, nil
+}
+
+func intOption(opts map[string]any, key string) int {
+	switch v := opts[key].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
 	}
-	return evolRound{instruction: evolved, response: answer, reason: reason}, nil
+	return 0
 }

@@ -9,94 +9,113 @@ import (
 	"synthkit/local"
 )
 
-// RespondOptions configures [Respond].
-type RespondOptions struct {
-	// Models each answer every prompt (one row per prompt and model).
-	Models []string
+// Respond answers every prompt with every model (SFT rows).
+type Respond struct {
+	// Responders answer every prompt (one row per prompt and model).
+	Responders []string
 	// Prompts are the user messages to answer.
 	Prompts []string
-	// System is an optional system prompt.
+	// System is an optional system prompt; without one, a model's
+	// Modelfile SYSTEM is sent (and stored) explicitly.
 	System string
 	// Count stops at this many accepted rows (0: answer everything).
 	Count int
+
+	models []string // resolved names
 }
+
+func (r *Respond) Name() string { return "respond" }
+
+func (r *Respond) Models() []ModelRef {
+	out := make([]ModelRef, len(r.Responders))
+	for i, n := range r.Responders {
+		out[i] = ModelRef{n, RoleResponder}
+	}
+	return out
+}
+
+// Target is Count, or every prompt times every model.
+func (r *Respond) Target() int {
+	if r.Count > 0 {
+		return r.Count
+	}
+	return len(r.Prompts) * len(r.Responders)
+}
+
+func (r *Respond) Prepare(models []local.ModelInfo) (Identity, error) {
+	if len(models) == 0 || len(r.Prompts) == 0 {
+		return Identity{}, fmt.Errorf("respond needs at least one model and one prompt")
+	}
+	r.models = resolvedNames(models)
+	// Unit ids number prompts and models by position, so a resume must see
+	// the same prompts and models in the same order.
+	return Identity{Hashes: map[string]string{
+		"system":  TextHash(r.System),
+		InputsKey: TextHash(strings.Join(r.Prompts, "\x00") + "\x00models:" + strings.Join(r.Responders, ",")),
+	}}, nil
+}
+
+// InputsKey names the hash of a run's inputs in run.json.
+const InputsKey = "input prompts and model order"
 
 func respondUnit(prompt, model int) string { return fmt.Sprintf("respond-%06d-m%d", prompt, model) }
 
-// Respond answers every prompt with every model and writes SFT rows.
-// Empty answers and answers cut off at num_predict are rejected.
-func Respond(ctx context.Context, env *Env, o RespondOptions) error {
-	if len(o.Models) == 0 || len(o.Prompts) == 0 {
-		return fmt.Errorf("respond needs at least one model and one prompt")
-	}
-	total := len(o.Prompts) * len(o.Models)
-	var q *quota
-	if o.Count > 0 {
-		q = &quota{target: int64(o.Count), run: env.Run}
-	}
-	i := 0
-	next := func() (int, bool) {
-		if q != nil && !q.claim(ctx) {
-			return 0, false
+// Run answers model by model: a server that holds one model at a time
+// loads each once. With Count, the rows are the first Count of the
+// prompt-major order (prompt 0 by every model, then prompt 1 …), and a
+// rejected answer is replaced by the same model's next prompt.
+func (r *Respond) Run(ctx context.Context, env *Env) error {
+	if r.models == nil {
+		if _, err := r.Prepare(modelInfos(r.Responders)); err != nil {
+			return err
 		}
-		for i < total {
-			u := i
-			i++
-			if !env.Run.Done(respondUnit(u/len(o.Models), u%len(o.Models))) {
-				return u, true
+	}
+	nm := len(r.models)
+	var phases []*Phase
+	for mi, model := range r.models {
+		ph := &Phase{Model: model, Method: r.Name()}
+		if r.Count > 0 {
+			// Units u < Count of the prompt-major order that are this model's.
+			ph.Target = int64(r.Count / nm)
+			if mi < r.Count%nm {
+				ph.Target++
+			}
+			if ph.Target == 0 {
+				continue
 			}
 		}
-		if q != nil {
-			q.release()
+		for p := range r.Prompts {
+			if _, acc := env.Run.Status(respondUnit(p, mi)); acc {
+				ph.Accepted++
+			}
 		}
-		return 0, false
+		ph.Next = seqUnits(len(r.Prompts), func(p int) bool { return env.Run.Done(respondUnit(p, mi)) },
+			func(p int) Unit {
+				id := respondUnit(p, mi)
+				seed := UnitSeed(env.Seed, id)
+				prov := export.Provenance{Method: r.Name(), Model: model, Seed: &seed}
+				return Unit{ID: id, Prov: prov, Do: func(ctx context.Context, w *Work) error {
+					msgs := append(env.systemMessages(model, r.System), local.Message{Role: "user", Content: r.Prompts[p]})
+					text, _, err := env.answer(ctx, model, msgs, nil, seed)
+					if err != nil {
+						return err
+					}
+					row := export.SFT{Messages: toExport(append(msgs, local.Message{Role: "assistant", Content: text})),
+						Metadata: map[string]any{"prompt_index": p}}
+					return w.Commit(Entry{Unit: id, Rows: []export.Row{row}, Prov: prov})
+				}}
+			})
+		phases = append(phases, ph)
 	}
-	return env.runWorkers(ctx, next, func(ctx context.Context, u int) error {
-		if q != nil {
-			defer q.release()
-		}
-		p, mi := u/len(o.Models), u%len(o.Models)
-		return respondOne(ctx, env, o.Models[mi], o.System, o.Prompts[p], respondUnit(p, mi), map[string]any{"prompt_index": p})
-	})
+	return env.runPhases(ctx, phases...)
 }
 
-// checkReply trims a model's reply and names why it is unusable, if it
-// is: empty, or cut off at num_predict. what is "response" or "query".
-func checkReply(r *local.Response, what string) (string, string) {
-	text := strings.TrimSpace(r.Content)
-	switch {
-	case text == "":
-		return text, "empty_" + what
-	case r.Truncated():
-		return text, what + "_truncated"
+// modelInfos stands in for resolved models when a method runs without the
+// lifecycle (tests): the names as given.
+func modelInfos(names []string) []local.ModelInfo {
+	out := make([]local.ModelInfo, len(names))
+	for i, n := range names {
+		out[i] = local.ModelInfo{Name: n}
 	}
-	return text, ""
-}
-
-// respondOne answers one prompt and journals the row or the rejection.
-func respondOne(ctx context.Context, env *Env, model, system, prompt, unit string, meta map[string]any) error {
-	seed := UnitSeed(env.Seed, unit)
-	prov := export.Provenance{Method: "respond", Model: model, Seed: &seed}
-	var msgs []local.Message
-	if system != "" {
-		msgs = append(msgs, local.Message{Role: "system", Content: system})
-	}
-	msgs = append(msgs, local.Message{Role: "user", Content: prompt})
-	resp, err := env.model().Chat(ctx, &local.ChatRequest{Model: model, Messages: msgs, Options: env.options(nil), Seed: &seed})
-	if err != nil {
-		if reason, soft := isSoftFailure(err); soft {
-			return env.reject(unit, reason, prov)
-		}
-		return err
-	}
-	answer, reason := checkReply(resp, "response")
-	if reason != "" {
-		return env.reject(unit, reason, prov)
-	}
-	row := export.SFT{Metadata: meta}
-	for _, m := range msgs {
-		row.Messages = append(row.Messages, export.Message{Role: m.Role, Content: m.Content})
-	}
-	row.Messages = append(row.Messages, export.Message{Role: "assistant", Content: answer})
-	return env.accept(unit, prov, row)
+	return out
 }

@@ -2,6 +2,7 @@ package prompts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -68,6 +69,20 @@ func (s *scriptedModel) Generate(ctx context.Context, r *local.GenerateRequest) 
 
 func (s *scriptedModel) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
 	return nil, fmt.Errorf("not scripted")
+}
+
+// runMethod prepares m with the given resolved models (default: its
+// model names as given) and runs it, as the lifecycle does.
+func runMethod(env *Env, m Method, models ...local.ModelInfo) error {
+	if len(models) == 0 {
+		for _, r := range m.Models() {
+			models = append(models, local.ModelInfo{Name: r.Name})
+		}
+	}
+	if _, err := m.Prepare(models); err != nil {
+		return err
+	}
+	return m.Run(context.Background(), env)
 }
 
 func fixed(s string) func(string, int) string { return func(string, int) string { return s } }
@@ -137,20 +152,24 @@ func TestCleanInstances(t *testing.T) {
 	tests := []struct {
 		name     string
 		in       []Instance
+		clf      bool
 		want     int
 		conflict bool
 	}{
-		{"valid kept", []Instance{{"a", "b"}, {"", "c"}}, 2, false},
-		{"empty output dropped", []Instance{{"a", ""}, {"b", "c"}}, 1, false},
-		{"input equals output dropped", []Instance{{"same", "same"}}, 0, false},
-		{"trailing colon dropped", []Instance{{"Input:", "x"}, {"y", "Output:"}}, 0, false},
-		{"exact duplicates merged", []Instance{{"a", "b"}, {"a", "b"}}, 1, false},
-		{"conflicting outputs", []Instance{{"a", "b"}, {"a", "c"}}, 0, true},
-		{"empty inputs never conflict", []Instance{{"", "b"}, {"", "c"}}, 2, false},
+		{"valid kept", []Instance{{"a", "b"}, {"", "c"}}, false, 2, false},
+		{"empty output dropped", []Instance{{"a", ""}, {"b", "c"}}, false, 1, false},
+		{"input equals output dropped", []Instance{{"same", "same"}}, false, 0, false},
+		{"trailing colon dropped", []Instance{{"Input:", "x"}, {"y", "Output:"}}, false, 0, false},
+		{"exact duplicates merged", []Instance{{"a", "b"}, {"a", "b"}}, false, 1, false},
+		{"conflicting outputs", []Instance{{"a", "b"}, {"a", "c"}}, false, 0, true},
+		// Every row needs a distinct prompt: a task without input has one output.
+		{"no input: one output", []Instance{{"", "b"}, {"", "c"}}, false, 1, false},
+		{"classification without input: two labels conflict", []Instance{{"", "yes"}, {"", "no"}}, true, 0, true},
+		{"classification: same label twice merged", []Instance{{"", "yes"}, {"", "yes"}}, true, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, conflict := CleanInstances(tt.in)
+			got, conflict := CleanInstances(tt.in, tt.clf)
 			if len(got) != tt.want || conflict != tt.conflict {
 				t.Fatalf("CleanInstances = %v, conflict %v; want %d kept, conflict %v", got, conflict, tt.want, tt.conflict)
 			}
@@ -203,14 +222,14 @@ func TestSelfInstructFiltersAndResumes(t *testing.T) {
 		on("Decide whether the following task", func(p string, n int) string {
 			return fmt.Sprintf(`{"is_classification": %v}`, strings.Contains(p, "spam"))
 		}).
-		on("First list the labels", fixed(`{"instances": [{"label": "spam", "input": "Win a free cruise now"}, {"label": "not spam", "input": "Lunch at noon?"}]}`)).
+		on("First list the labels", fixed(`{"labels": ["spam", "not spam"], "instances": [{"label": "spam", "input": "Win a free cruise now"}, {"label": "not spam", "input": "Lunch at noon?"}]}`)).
 		on("Task: Suggest a name", fixed(`{"instances": [{"input": "", "output": "Crumb & Co."}]}`)).
 		on("Task: List the planets", fixed(`{"instances": [{"input": "x", "output": "Mercury"}, {"input": "x", "output": "Venus"}]}`))
 
 	dir := t.TempDir()
 	run := testRun(t, dir, "self-instruct")
 	env := &Env{Model: m, Run: run, Workers: 1, Seed: 1, Retries: 1}
-	err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 2, Seeds: seeds}, diversity.NewPool())
+	err := runMethod(env, &SelfInstruct{Model: "scripted:latest", Count: 2, Seeds: seeds, Pool: diversity.NewPool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +273,7 @@ func TestSelfInstructFiltersAndResumes(t *testing.T) {
 	run = testRun(t, dir, "self-instruct")
 	defer run.Close()
 	env = &Env{Model: m2, Run: run, Workers: 1, Seed: 1, Retries: 1}
-	if err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 4, Seeds: seeds}, diversity.NewPool()); err != nil {
+	if err := runMethod(env, &SelfInstruct{Model: "scripted:latest", Count: 4, Seeds: seeds, Pool: diversity.NewPool()}); err != nil {
 		t.Fatal(err)
 	}
 	c2 := run.Counts()
@@ -272,9 +291,9 @@ func TestSelfInstructStallsInsteadOfLooping(t *testing.T) {
 	run := testRun(t, t.TempDir(), "self-instruct")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 2, Seed: 1}
-	err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 1,
-		Seeds: []SeedTask{{Instruction: "Summarize the following paragraph in one sentence."}}}, diversity.NewPool())
-	if err != ErrStalled {
+	err := runMethod(env, &SelfInstruct{Model: "scripted:latest", Count: 1,
+		Seeds: []SeedTask{{Instruction: "Summarize the following paragraph in one sentence."}}, Pool: diversity.NewPool()})
+	if !errors.Is(err, ErrStalled) {
 		t.Fatalf("err = %v, want ErrStalled", err)
 	}
 	if got := run.Counts().Rejected[ReasonTooSimilar]; got < StallSteps {
@@ -287,8 +306,8 @@ func TestSelfInstructGarbageIsRejectedNotFatal(t *testing.T) {
 	run := testRun(t, t.TempDir(), "self-instruct")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 1, Seed: 1, Retries: 2, MaxRequests: 9}
-	err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 1,
-		Seeds: []SeedTask{{Instruction: "Summarize the paragraph in one sentence."}}}, diversity.NewPool())
+	err := runMethod(env, &SelfInstruct{Model: "scripted:latest", Count: 1,
+		Seeds: []SeedTask{{Instruction: "Summarize the paragraph in one sentence."}}, Pool: diversity.NewPool()})
 	if err != ErrBudget {
 		t.Fatalf("err = %v, want the budget to stop a model that only returns garbage", err)
 	}
@@ -325,7 +344,7 @@ func TestEvolEliminationAndLineage(t *testing.T) {
 	run := testRun(t, dir, "evol-instruct")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 2, Seed: 7, Retries: 1}
-	err := Evol(context.Background(), env, EvolOptions{Model: "scripted:latest", Rounds: 2,
+	err := runMethod(env, &Evol{Model: "scripted:latest", Rounds: 2,
 		Prompts: []string{"Describe rivers.", "apology-bait", "leaky task", "stale task"}})
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +380,7 @@ func TestMagpieUsesTemplatePrefix(t *testing.T) {
 	run := testRun(t, dir, "magpie")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 1, Seed: 3}
-	if err := Magpie(context.Background(), env, MagpieOptions{Model: "scripted:latest", Template: chatml, Count: 2, Turns: 2}); err != nil {
+	if err := runMethod(env, &Magpie{Model: "scripted:latest", Count: 2, Turns: 2}, local.ModelInfo{Name: "scripted:latest", Template: chatml}); err != nil {
 		t.Fatal(err)
 	}
 	if m.raw[0] != "<|im_start|>user\n" {
@@ -376,7 +395,7 @@ func TestMagpieUsesTemplatePrefix(t *testing.T) {
 	if len(conv) != 4 || conv[0].Content != "How do tides work, question 1?" {
 		t.Fatalf("conversation %+v", conv)
 	}
-	if err := Magpie(context.Background(), env, MagpieOptions{Model: "x", Template: "{{ .Prompt }}", Count: 1}); err == nil {
+	if err := runMethod(env, &Magpie{Model: "x", Count: 1}, local.ModelInfo{Name: "x", Template: "{{ .Prompt }}"}); err == nil {
 		t.Fatal("a template without a user turn was accepted")
 	}
 }
@@ -387,7 +406,7 @@ func TestRespondSeveralModels(t *testing.T) {
 	run := testRun(t, dir, "respond")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 3, Seed: 3}
-	err := Respond(context.Background(), env, RespondOptions{Models: []string{"a:1", "b:1"}, System: "Be brief.",
+	err := runMethod(env, &Respond{Responders: []string{"a:1", "b:1"}, System: "Be brief.",
 		Prompts: []string{"What is the capital of France?", "empty please"}})
 	if err != nil {
 		t.Fatal(err)
@@ -420,8 +439,8 @@ func TestSelfInstructStopsAtExactlyCount(t *testing.T) {
 	run := testRun(t, dir, "self-instruct")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 4, Seed: 9}
-	err := SelfInstruct(context.Background(), env, SelfInstructOptions{Model: "scripted:latest", Count: 10,
-		Seeds: []SeedTask{{Instruction: "Translate the sentence into French."}}}, diversity.NewPool())
+	err := runMethod(env, &SelfInstruct{Model: "scripted:latest", Count: 10,
+		Seeds: []SeedTask{{Instruction: "Translate the sentence into French."}}, Pool: diversity.NewPool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +464,7 @@ func TestEvolStopsAtExactlyCount(t *testing.T) {
 	run := testRun(t, dir, "evol-instruct")
 	defer run.Close()
 	env := &Env{Model: m, Run: run, Workers: 3, Seed: 2}
-	err := Evol(context.Background(), env, EvolOptions{Model: "scripted:latest", Rounds: 2, Count: 3,
+	err := runMethod(env, &Evol{Model: "scripted:latest", Rounds: 2, Count: 3,
 		Prompts: []string{"one", "two", "three", "four", "five"}})
 	if err != nil {
 		t.Fatal(err)

@@ -9,39 +9,39 @@ import (
 	"sync"
 	"unicode"
 
+	"synthkit/diversity"
 	"synthkit/export"
 	"synthkit/local"
 )
 
-// SelfInstructOptions configures [SelfInstruct].
-type SelfInstructOptions struct {
+// SelfInstruct bootstraps new tasks from seed tasks until Count rows are
+// accepted: each step shows the model 8 tasks (6 seeds, 2 of its own once
+// it has some), filters what it writes (length, blacklist, ROUGE-L against
+// every task so far), labels each task classification or not, and writes
+// examples (label first for classification, input first otherwise). Each
+// example is a row, and every row has a distinct prompt.
+type SelfInstruct struct {
 	// Model writes tasks and instances.
 	Model string
-	// Count is how many rows to accept in total (resumed ones count); each
-	// accepted task gives one row per instance. The run stops at exactly
-	// Count rows.
+	// Count is how many rows to accept in total (resumed ones count); the
+	// run stops at exactly Count rows.
 	Count int
-	// Seeds are the human-written tasks the pool starts from.
+	// Seeds are the human-written tasks the pool starts from (default: the
+	// built-in ones).
 	Seeds []SeedTask
 	// Threshold rejects a task whose ROUGE-L F against any task in the pool
 	// is above it (the paper's 0.7).
 	Threshold float64
-	// TasksPerStep is how many new tasks one request asks for (paper: up to 7).
+	// TasksPerStep is how many new tasks one request asks for (paper: 7).
 	TasksPerStep int
 	// MaxInstances bounds the examples per task (paper: 5).
 	MaxInstances int
-}
+	// Pool is the near-duplicate index (default: diversity's ROUGE-L pool).
+	Pool SimilarityPool
 
-func (o *SelfInstructOptions) defaults() {
-	if o.Threshold <= 0 {
-		o.Threshold = 0.7
-	}
-	if o.TasksPerStep <= 0 {
-		o.TasksPerStep = 7
-	}
-	if o.MaxInstances <= 0 {
-		o.MaxInstances = 5
-	}
+	model                         string
+	tasksSchema, clfInst, genInst *local.Schema
+	templatesHash                 string
 }
 
 var (
@@ -51,36 +51,65 @@ var (
 	siInstancesGen = mustTemplate("selfinstruct_instances_generate")
 )
 
-// SelfInstructTemplates lists the templates the method uses, for run.json.
-func SelfInstructTemplates() []*Template {
+var clfSchema = local.MustCompileSchema(`{"type":"object","properties":{"is_classification":{"type":"boolean"}},"required":["is_classification"]}`)
+
+func (o *SelfInstruct) Name() string       { return "self-instruct" }
+func (o *SelfInstruct) Models() []ModelRef { return []ModelRef{{o.Model, RoleGenerator}} }
+func (o *SelfInstruct) Target() int        { return o.Count }
+
+func (o *SelfInstruct) templates() []*Template {
 	return []*Template{siGenerate, siClassify, siInstancesClf, siInstancesGen}
 }
 
-var (
-	tasksSchema = local.MustCompileSchema(`{"type":"object","properties":{"tasks":{"type":"array","items":{"type":"string"},"minItems":1}},"required":["tasks"]}`)
-	clfSchema   = local.MustCompileSchema(`{"type":"object","properties":{"is_classification":{"type":"boolean"}},"required":["is_classification"]}`)
-	clfInstSch  = local.MustCompileSchema(`{"type":"object","properties":{"instances":{"type":"array","items":{"type":"object","properties":{"label":{"type":"string"},"input":{"type":"string"}},"required":["label","input"]},"minItems":1}},"required":["instances"]}`)
-	genInstSch  = local.MustCompileSchema(`{"type":"object","properties":{"instances":{"type":"array","items":{"type":"object","properties":{"input":{"type":"string"},"output":{"type":"string"}},"required":["input","output"]},"minItems":1}},"required":["instances"]}`)
-)
+func (o *SelfInstruct) Prepare(models []local.ModelInfo) (Identity, error) {
+	if o.Threshold <= 0 {
+		o.Threshold = diversity.DefaultRougeThreshold
+	}
+	if o.TasksPerStep <= 0 {
+		o.TasksPerStep = 7
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = 5
+	}
+	if len(o.Seeds) == 0 {
+		o.Seeds = DefaultSeeds()
+	}
+	if o.Pool == nil {
+		o.Pool = diversity.NewPool()
+	}
+	o.model = models[0].Name
+	// Every array is bounded: a small grammar-constrained model otherwise
+	// keeps adding items until num_predict.
+	var err error
+	if o.tasksSchema, err = local.CompileSchema([]byte(fmt.Sprintf(
+		`{"type":"object","properties":{"tasks":{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":%d}},"required":["tasks"]}`,
+		o.TasksPerStep))); err != nil {
+		return Identity{}, err
+	}
+	if o.clfInst, err = local.CompileSchema([]byte(fmt.Sprintf(
+		`{"type":"object","properties":{"labels":{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":%d},`+
+			`"instances":{"type":"array","items":{"type":"object","properties":{"label":{"type":"string"},"input":{"type":"string"}},"required":["label","input"]},"minItems":1,"maxItems":%d}},"required":["labels","instances"]}`,
+		max(o.MaxInstances, 10), o.MaxInstances))); err != nil {
+		return Identity{}, err
+	}
+	if o.genInst, err = local.CompileSchema([]byte(fmt.Sprintf(
+		`{"type":"object","properties":{"instances":{"type":"array","items":{"type":"object","properties":{"input":{"type":"string"},"output":{"type":"string"}},"required":["input","output"]},"minItems":1,"maxItems":%d}},"required":["instances"]}`,
+		o.MaxInstances))); err != nil {
+		return Identity{}, err
+	}
+	o.templatesHash = CombinedHash(o.templates()...)
+	var seeds strings.Builder
+	for _, s := range o.Seeds {
+		fmt.Fprintf(&seeds, "%s\x00", s.Instruction)
+	}
+	return Identity{Templates: o.templates(), Hashes: map[string]string{"seed tasks": TextHash(seeds.String())}}, nil
+}
 
 // Instance is one input/output example of a task.
 type Instance struct {
 	Input  string `json:"input"`
 	Output string `json:"output"`
 }
-
-// Rejection reasons of Self-Instruct, as they appear in the card.
-const (
-	ReasonLength       = "length"
-	ReasonBlacklist    = "blacklisted_word"
-	ReasonProgram      = "write_a_program"
-	ReasonBadStart     = "bad_first_character"
-	ReasonTooSimilar   = "too_similar"
-	ReasonInvalid      = "invalid_output"
-	ReasonNoInstances  = "no_valid_instances"
-	ReasonConflicting  = "conflicting_instances"
-	ReasonNoCandidates = "no_candidates"
-)
 
 // listMarkerRe matches a leading list number ("3. ", "12) "), not a
 // number that belongs to the task ("5 ways to…", "3D printing…").
@@ -114,39 +143,51 @@ func CheckTask(task string) (string, string) {
 }
 
 // CleanInstances drops invalid instances (empty output, input equal to the
-// output, a field ending in ':'), removes exact duplicates, and reports a
-// conflict when one non-empty input has different outputs — the paper then
-// drops the whole task.
-func CleanInstances(in []Instance) (out []Instance, conflict bool) {
+// output, a field ending in ':'), removes exact duplicates, and keeps one
+// example per input, so every row of a task has a distinct prompt: a task
+// without input gets one output, as in the paper. One input with two
+// different outputs is a conflict and the paper then drops the whole task;
+// for a classification task that holds for an empty input too (the same
+// prompt with two labels).
+func CleanInstances(in []Instance, isClassification bool) (out []Instance, conflict bool) {
 	seen := map[string]string{}
-	dup := map[Instance]bool{}
 	for _, x := range in {
 		x.Input, x.Output = strings.TrimSpace(x.Input), strings.TrimSpace(x.Output)
 		if x.Output == "" || x.Input == x.Output || strings.HasSuffix(x.Input, ":") || strings.HasSuffix(x.Output, ":") {
 			continue
 		}
-		if x.Input != "" {
-			if prev, ok := seen[x.Input]; ok && prev != x.Output {
+		if prev, ok := seen[x.Input]; ok {
+			if prev != x.Output && (x.Input != "" || isClassification) {
 				return nil, true
 			}
-			seen[x.Input] = x.Output
+			continue // a duplicate, or a second answer to a task without input
 		}
-		if dup[x] {
-			continue
-		}
-		dup[x] = true
+		seen[x.Input] = x.Output
 		out = append(out, x)
 	}
 	return out, false
 }
 
-// siState is the growing task pool shared by the workers.
+// siState is the growing task pool shared by the workers. A task that
+// passed the similarity check waits in pending until its examples are
+// written; it joins the pool only once it has an accepted row, so a fresh
+// run and a resumed one (which rebuilds the pool from accepted rows) check
+// against the same pool.
 type siState struct {
 	mu      sync.Mutex
 	pool    SimilarityPool
+	pending map[string]bool
 	machine []string // accepted tasks, for in-context examples
-	// barren counts steps in a row that accepted nothing.
-	barren int
+}
+
+// maxScore is the highest ROUGE-L of task against the pool and the tasks
+// pending in other steps.
+func (st *siState) maxScore(task string) float64 {
+	score, _ := st.pool.MaxScore(task)
+	for p := range st.pending {
+		score = max(score, diversity.RougeL(task, p))
+	}
+	return score
 }
 
 // StallSteps is how many steps in a row may accept nothing before
@@ -154,20 +195,13 @@ type siState struct {
 // spend the whole request budget.
 const StallSteps = 50
 
-// ErrStalled is returned when no step accepted a task for StallSteps steps.
-var ErrStalled = fmt.Errorf("self-instruct stalled: no new task accepted in %d steps in a row; the model keeps repeating itself or failing the filters (try a higher --temperature, another model, or a higher --rouge-threshold)", StallSteps)
-
-// SelfInstruct bootstraps new tasks from seed tasks until Count are
-// accepted: each step shows the model 8 tasks (6 seeds, 2 of its own once
-// it has some), filters what it writes (length, blacklist, ROUGE-L against
-// the whole pool), labels each task classification or not, and writes
-// examples (label first for classification, input first otherwise).
-func SelfInstruct(ctx context.Context, env *Env, o SelfInstructOptions, pool SimilarityPool) error {
-	o.defaults()
-	if len(o.Seeds) == 0 {
-		return fmt.Errorf("self-instruct needs seed tasks")
+func (o *SelfInstruct) Run(ctx context.Context, env *Env) error {
+	if o.model == "" {
+		if _, err := o.Prepare(modelInfos([]string{o.Model})); err != nil {
+			return err
+		}
 	}
-	st := &siState{pool: pool}
+	st := &siState{pool: o.Pool, pending: map[string]bool{}}
 	for _, s := range o.Seeds {
 		st.pool.Add(s.Instruction)
 	}
@@ -188,34 +222,17 @@ func SelfInstruct(ctx context.Context, env *Env, o SelfInstructOptions, pool Sim
 	if err != nil {
 		return fmt.Errorf("rebuild the task pool: %w", err)
 	}
-	tmplHash := CombinedHash(SelfInstructTemplates()...)
-	step := 0
-	stalled := false
-	next := func() (int, bool) {
-		for {
-			if env.Run.Counts().Accepted >= int64(o.Count) {
-				return 0, false
-			}
-			st.mu.Lock()
-			stalled = stalled || st.barren >= StallSteps
-			st.mu.Unlock()
-			if stalled {
-				return 0, false
-			}
-			s := step
-			step++
-			if !siStepDone(env.Run, s) {
-				return s, true
-			}
-		}
-	}
-	err = env.runWorkers(ctx, next, func(ctx context.Context, s int) error {
-		return selfInstructStep(ctx, env, &o, st, s, tmplHash)
+	return env.runPhases(ctx, &Phase{
+		Model: o.model, Method: o.Name(), Target: int64(o.Count), Accepted: env.Run.Counts().Accepted,
+		StallAfter: StallSteps,
+		StallHint:  "the model keeps repeating itself or failing the filters (try a higher --temperature, another model, or a higher --rouge-threshold)",
+		Next: seqUnits(-1, func(s int) bool { return siStepDone(env.Run, s) }, func(s int) Unit {
+			seed := UnitSeed(env.Seed, siUnit(s, 0))
+			return Unit{ID: siUnit(s, 0),
+				Prov: export.Provenance{Method: o.Name(), Model: o.model, Seed: &seed, TemplateHash: o.templatesHash},
+				Do:   func(ctx context.Context, w *Work) error { return o.step(ctx, env, w, st, s) }}
+		}),
 	})
-	if err == nil && stalled {
-		return ErrStalled
-	}
-	return err
 }
 
 // siUnit names candidate k of a step; a rejected candidate is journaled
@@ -235,15 +252,16 @@ type siCandidate struct {
 	task      string
 	reason    string
 	isClf     bool
+	labels    []string
 	instances []Instance
 	nearest   float64
+	seed      int64
+	pending   bool
 }
 
-func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st *siState, step int, tmplHash string) error {
-	m := env.model()
+func (o *SelfInstruct) step(ctx context.Context, env *Env, w *Work, st *siState, step int) error {
 	seed := UnitSeed(env.Seed, siUnit(step, 0))
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(step)))
-	prov := export.Provenance{Method: "self-instruct", Model: o.Model, Seed: &seed, TemplateHash: tmplHash}
 
 	st.mu.Lock()
 	examples := sampleExamples(rng, o.Seeds, st.machine)
@@ -255,127 +273,100 @@ func selfInstructStep(ctx context.Context, env *Env, o *SelfInstructOptions, st 
 	var gen struct {
 		Tasks []string `json:"tasks"`
 	}
-	_, err = local.ChatStructured(ctx, m, &local.ChatRequest{
-		Model: o.Model, Messages: []local.Message{{Role: "user", Content: prompt}},
-		Options: env.options(map[string]any{"temperature": 0.7, "top_p": 0.5}), Seed: &seed,
-	}, tasksSchema, &gen, env.Retries)
-	if reason, soft := isSoftFailure(err); soft {
-		st.noteStep(0)
-		return env.reject(siUnit(step, 0), reason, prov)
-	} else if err != nil {
+	if err := env.instruct(ctx, o.model, prompt, o.tasksSchema, map[string]any{"temperature": 0.7, "top_p": 0.5}, seed, &gen); err != nil {
 		return err
+	}
+	if len(gen.Tasks) == 0 {
+		return reject(ReasonNoCandidates)
 	}
 	if len(gen.Tasks) > o.TasksPerStep {
 		gen.Tasks = gen.Tasks[:o.TasksPerStep]
 	}
 	cands := make([]*siCandidate, len(gen.Tasks))
+	// Whatever happens, tasks this step left pending leave that set.
+	defer func() {
+		st.mu.Lock()
+		for _, c := range cands {
+			if c != nil && c.pending {
+				delete(st.pending, c.task)
+			}
+		}
+		st.mu.Unlock()
+	}()
 	for k, t := range gen.Tasks {
-		c := &siCandidate{}
+		c := &siCandidate{seed: UnitSeed(env.Seed, siUnit(step, k))}
 		c.task, c.reason = CheckTask(t)
 		cands[k] = c
 		if c.reason != "" {
 			continue
 		}
-		// Check and add under one lock, so two workers cannot both accept
-		// near-duplicates of each other.
+		// Check and reserve under one lock, so two workers cannot both
+		// accept near-duplicates of each other.
 		st.mu.Lock()
-		score, _ := st.pool.MaxScore(c.task)
-		c.nearest = score
-		if score > o.Threshold {
+		c.nearest = st.maxScore(c.task)
+		if c.nearest > o.Threshold {
 			c.reason = ReasonTooSimilar
 		} else {
-			st.pool.Add(c.task)
+			st.pending[c.task] = true
+			c.pending = true
 		}
 		st.mu.Unlock()
 	}
-	for k, c := range cands {
+	for _, c := range cands {
 		if c.reason != "" {
 			continue
 		}
-		if err := siInstances(ctx, env, o, c, UnitSeed(env.Seed, siUnit(step, k))); err != nil {
+		if err := o.instances(ctx, env, c); err != nil {
 			return err
 		}
 	}
-	if len(cands) == 0 {
-		st.noteStep(0)
-		return env.reject(siUnit(step, 0), ReasonNoCandidates, prov)
-	}
-	accepted := 0
-	for _, c := range cands {
-		if c.reason == "" {
-			accepted++
-		}
-	}
-	st.noteStep(accepted)
-	// Steps journal one at a time, so the rows they add never pass Count:
-	// the instances are kept in order (candidate 0 first) up to what is
-	// left, and the rest are dropped. When nothing is left the step leaves
-	// no trace and a resumed run with a larger -n redoes it.
-	env.journalMu.Lock()
-	defer env.journalMu.Unlock()
-	left := int64(o.Count) - env.Run.Counts().Accepted
-	if left <= 0 {
-		return nil
-	}
-	for _, c := range cands {
+	// Entries in priority order: candidate 0 first (its first entry marks
+	// the step done), each task's examples in order.
+	var entries []Entry
+	for k, c := range cands {
+		prov := export.Provenance{Method: o.Name(), Model: o.model, Seed: &c.seed, TemplateHash: o.templatesHash}
 		if c.reason != "" {
+			entries = append(entries, Entry{Unit: siUnit(step, k), Reason: c.reason, Prov: prov})
 			continue
 		}
-		if int64(len(c.instances)) > left {
-			c.instances = c.instances[:left]
-		}
-		left -= int64(len(c.instances))
-	}
-	// Journal the last candidate first: candidate 0 marks the step done, so
-	// a crash mid-step redoes it and the ids already written are no-ops.
-	for k := len(cands) - 1; k >= 0; k-- {
-		c := cands[k]
-		if c.reason != "" {
-			if err := env.reject(siUnit(step, k), c.reason, prov); err != nil {
-				return err
-			}
-			continue
-		}
-		// One row per instance, each its own unit, the first one last.
-		for i := len(c.instances) - 1; i >= 0; i-- {
-			in := c.instances[i]
+		for i, in := range c.instances {
 			user := c.task
 			if in.Input != "" {
 				user += "\n\n" + in.Input
 			}
-			row := export.SFT{
+			meta := map[string]any{"instruction": c.task, "input": in.Input, "is_classification": c.isClf,
+				"step": step, "instance": i, "max_rouge_l": round3(c.nearest)}
+			if c.isClf {
+				meta["labels"] = c.labels
+			}
+			entries = append(entries, Entry{Unit: siInstanceUnit(step, k, i), Prov: prov, Rows: []export.Row{export.SFT{
 				Messages: []export.Message{{Role: "user", Content: user}, {Role: "assistant", Content: in.Output}},
-				Metadata: map[string]any{"instruction": c.task, "input": in.Input, "is_classification": c.isClf,
-					"step": step, "instance": i, "max_rouge_l": round3(c.nearest)},
-			}
-			if err := env.accept(siInstanceUnit(step, k, i), prov, row); err != nil {
-				return err
-			}
+				Metadata: meta}}})
 		}
-		if len(c.instances) > 0 {
-			st.mu.Lock()
-			st.machine = append(st.machine, c.task)
-			st.mu.Unlock()
+	}
+	before := w.added
+	if err := w.Commit(entries...); err != nil {
+		return err
+	}
+	// The first `granted` examples were kept; their tasks join the pool.
+	granted := w.added - before
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, c := range cands {
+		if c.reason != "" || granted <= 0 {
+			continue
 		}
+		granted -= int64(len(c.instances))
+		st.pool.Add(c.task)
+		st.machine = append(st.machine, c.task)
 	}
 	return nil
 }
 
-func (st *siState) noteStep(accepted int) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if accepted > 0 {
-		st.barren = 0
-	} else {
-		st.barren++
-	}
-}
-
-// siInstances labels the task and writes its examples, setting c.reason
+// instances labels the task and writes its examples, setting c.reason
 // when that fails.
-func siInstances(ctx context.Context, env *Env, o *SelfInstructOptions, c *siCandidate, seed int64) error {
-	m := env.model()
-	greedy := env.options(map[string]any{"temperature": 0})
+func (o *SelfInstruct) instances(ctx context.Context, env *Env, c *siCandidate) error {
+	greedy := map[string]any{"temperature": 0}
 	prompt, err := siClassify.Render(map[string]any{"Instruction": c.task})
 	if err != nil {
 		return err
@@ -383,37 +374,34 @@ func siInstances(ctx context.Context, env *Env, o *SelfInstructOptions, c *siCan
 	var clf struct {
 		IsClassification bool `json:"is_classification"`
 	}
-	_, err = local.ChatStructured(ctx, m, &local.ChatRequest{Model: o.Model,
-		Messages: []local.Message{{Role: "user", Content: prompt}}, Options: greedy, Seed: &seed}, clfSchema, &clf, env.Retries)
-	if reason, soft := isSoftFailure(err); soft {
-		c.reason = reason
+	if err := env.instruct(ctx, o.model, prompt, clfSchema, greedy, c.seed, &clf); err != nil {
+		if c.reason = RejectReason(err); c.reason == "" {
+			return err
+		}
 		return nil
-	} else if err != nil {
-		return err
 	}
 	c.isClf = clf.IsClassification
-	tmpl, schema := siInstancesGen, genInstSch
+	tmpl, schema := siInstancesGen, o.genInst
 	if c.isClf {
-		tmpl, schema = siInstancesClf, clfInstSch
+		tmpl, schema = siInstancesClf, o.clfInst
 	}
 	prompt, err = tmpl.Render(map[string]any{"Instruction": c.task, "Max": o.MaxInstances})
 	if err != nil {
 		return err
 	}
 	var got struct {
+		Labels    []string `json:"labels"`
 		Instances []struct {
 			Label  string `json:"label"`
 			Input  string `json:"input"`
 			Output string `json:"output"`
 		} `json:"instances"`
 	}
-	_, err = local.ChatStructured(ctx, m, &local.ChatRequest{Model: o.Model,
-		Messages: []local.Message{{Role: "user", Content: prompt}}, Options: greedy, Seed: &seed}, schema, &got, env.Retries)
-	if reason, soft := isSoftFailure(err); soft {
-		c.reason = reason
+	if err := env.instruct(ctx, o.model, prompt, schema, greedy, c.seed, &got); err != nil {
+		if c.reason = RejectReason(err); c.reason == "" {
+			return err
+		}
 		return nil
-	} else if err != nil {
-		return err
 	}
 	var inst []Instance
 	for _, x := range got.Instances {
@@ -423,7 +411,7 @@ func siInstances(ctx context.Context, env *Env, o *SelfInstructOptions, c *siCan
 		}
 		inst = append(inst, Instance{Input: x.Input, Output: out})
 	}
-	inst, conflict := CleanInstances(inst)
+	inst, conflict := CleanInstances(inst, c.isClf)
 	switch {
 	case conflict:
 		c.reason = ReasonConflicting
@@ -434,6 +422,7 @@ func siInstances(ctx context.Context, env *Env, o *SelfInstructOptions, c *siCan
 			inst = inst[:o.MaxInstances]
 		}
 		c.instances = inst
+		c.labels = got.Labels
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 func doctorCommand() *command {
 	return &command{
 		name:    "doctor",
+		server:  true,
 		summary: "check Ollama, the models and the machine; say what is missing and the fix",
 		usage:   "[MODEL…] [flags]",
 		long: `Find Ollama (or start it when none answers and an ollama binary is on PATH),
@@ -28,7 +29,7 @@ EXAMPLES
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
-		setup: func(fs *pflag.FlagSet, g *globalOptions) func(context.Context, []string, io.Writer, io.Writer) error {
+		setup: func(fs *pflag.FlagSet, g *globalOptions) runFunc {
 			return func(ctx context.Context, args []string, out, errOut io.Writer) error {
 				return runDoctor(ctx, g, args, out, errOut)
 			}
@@ -47,7 +48,7 @@ func runDoctor(ctx context.Context, g *globalOptions, want []string, out, errOut
 		return err
 	}
 	defer conn.Close()
-	c := conn.client
+	c := conn.Client
 	feats, err := c.ServerFeatures(ctx)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 func modelsCommand() *command {
 	return &command{
 		name:    "models",
+		server:  true,
 		summary: "list, pull and inspect models",
 		usage:   "list | pull MODEL… | show MODEL [flags]",
 		long: `Manage the models on the Ollama server(s).
@@ -28,7 +29,7 @@ EXAMPLES
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
-		setup: func(fs *pflag.FlagSet, g *globalOptions) func(context.Context, []string, io.Writer, io.Writer) error {
+		setup: func(fs *pflag.FlagSet, g *globalOptions) runFunc {
 			return func(ctx context.Context, args []string, out, errOut io.Writer) error {
 				if len(args) == 0 {
 					return usagef("models needs a subcommand: list, pull or show")
@@ -59,7 +60,7 @@ func modelsList(ctx context.Context, g *globalOptions, out, errOut io.Writer) er
 		return err
 	}
 	defer conn.Close()
-	models, err := conn.client.ListModels(ctx)
+	models, err := conn.Client.ListModels(ctx)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func modelsList(ctx context.Context, g *globalOptions, out, errOut io.Writer) er
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tFAMILY\tPARAMS\tQUANT\tCONTEXT")
 	for _, m := range models {
-		info, err := conn.client.Inspect(ctx, m.Name)
+		info, err := conn.Client.Inspect(ctx, m.Name)
 		if err != nil {
 			return err
 		}
@@ -92,12 +93,12 @@ func modelsPull(ctx context.Context, g *globalOptions, names []string, out, errO
 	defer conn.Close()
 	for _, n := range names {
 		bar := newPullBar(errOut)
-		err := conn.client.Pull(ctx, n, bar.update)
+		err := conn.Client.Pull(ctx, n, bar.update)
 		bar.done()
 		if err != nil {
 			return err
 		}
-		info, err := conn.client.Inspect(ctx, n)
+		info, err := conn.Client.Inspect(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -112,7 +113,7 @@ func modelsShow(ctx context.Context, g *globalOptions, name string, out, errOut 
 		return err
 	}
 	defer conn.Close()
-	info, err := conn.client.Inspect(ctx, name)
+	info, err := conn.Client.Inspect(ctx, name)
 	if err != nil {
 		return err
 	}

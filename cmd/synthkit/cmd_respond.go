@@ -10,17 +10,41 @@ import (
 	"synthkit/prompts"
 )
 
+// respondOptions are the flags of `synthkit respond`.
+type respondOptions struct {
+	gen     genOptions
+	model   string
+	models  string
+	prompts string
+	system  string
+}
+
+func (o *respondOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.prompts, "prompts", "", "prompts: a .jsonl/.csv/.txt `file` or a previous run directory (required)")
+	fs.StringVar(&o.models, "models", "", "models that answer, comma-separated (or --model for one)")
+	fs.StringVarP(&o.model, "model", "m", "", "one answering `model` (added before --models)")
+	fs.StringVar(&o.system, "system", "", "system prompt for every request (default: each model's Modelfile SYSTEM, if any)")
+	o.gen.AddFlags(fs, "out/respond")
+}
+
 func respondCommand() *command {
-	var o genOptions
-	var promptsPath, models, system string
+	var o respondOptions
 	return &command{
 		name:    "respond",
+		server:  true,
 		summary: "answer prompts with one or several models (SFT)",
 		usage:   "--prompts FILE|RUN --models MODEL[,MODEL…] [flags]",
 		long: `Answer every prompt with every model and write the SFT config (messages:
-optional system, user, assistant). Prompts come from a .jsonl file ("prompt",
+system if any, user, assistant). Prompts come from a .jsonl file ("prompt",
 "instruction"+"input", or "messages"), a .csv with a prompt/instruction
 column, a text file with one prompt per line, or a previous synthkit run.
+
+Work runs model by model, so a server that keeps one model loaded at a time
+(a laptop) loads each model once; the summary says how many loads the run
+caused. An empty answer is asked again with a new seed (twice) before it
+counts as rejected. With -n, the rows are the first N of the prompt-major
+order (prompt 1 by every model, then prompt 2, …); a rejected answer is
+replaced by the same model's next prompt, and ending short of -n exits 5.
 
 EXAMPLES
   synthkit respond --prompts out/instr --models qwen2.5:14b --out out/sft
@@ -28,68 +52,43 @@ EXAMPLES
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
-		setup: func(fs *pflag.FlagSet, g *globalOptions) func(context.Context, []string, io.Writer, io.Writer) error {
-			fs.StringVar(&promptsPath, "prompts", "", "prompts: a .jsonl/.csv/.txt `file` or a previous run directory (required)")
-			fs.StringVar(&models, "models", "", "models that answer, comma-separated (or --model for one)")
-			fs.StringVar(&system, "system", "", "system prompt for every request")
-			o.addFlags(fs, "out/respond")
+		setup: func(fs *pflag.FlagSet, g *globalOptions) runFunc {
+			o.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errOut io.Writer) error {
-				if len(args) > 0 {
-					return usagef("respond takes no arguments (got %q)", args[0])
-				}
-				names := splitList(models)
-				if o.model != "" {
-					names = append([]string{o.model}, names...)
-				}
-				if len(names) == 0 {
-					return usagef("respond needs --models (or --model)")
-				}
-				if promptsPath == "" {
-					return usagef("respond needs --prompts FILE or a run directory")
-				}
-				ps, err := prompts.LoadPrompts(promptsPath)
-				if err != nil {
-					return err
-				}
-				countSet := fsChanged(fs, "count")
-				if !countSet {
-					o.count = len(ps) * len(names)
-				}
-				if err := o.validate(); err != nil {
-					return err
-				}
-				roles := make([]modelRole, len(names))
-				for i, n := range names {
-					roles[i] = modelRole{n, "responder"}
-				}
-				// Unit ids number prompts and models by position, so a resume
-				// must see the same prompts in the same order.
-				hashes := map[string]string{"system": prompts.TextHash(system),
-					inputsKey: prompts.TextHash(strings.Join(ps, "\x00") + "\x00models:" + strings.Join(names, ","))}
-				s, err := openSession(ctx, g, &o, "respond", roles, hashes, errOut)
-				if err != nil {
-					return err
-				}
-				resolved := make([]string, len(s.models))
-				for i, m := range s.models {
-					resolved[i] = m.Name
-				}
-				stop := startProgress(s, len(ps)*len(names), errOut)
-				ro := prompts.RespondOptions{Models: resolved, Prompts: ps, System: system}
-				if countSet {
-					ro.Count = o.count
-				}
-				err = prompts.Respond(ctx, s.env, ro)
-				stop()
-				return s.finish(ctx, err, out, errOut)
+				o.gen.parsed(fs)
+				return runRespond(ctx, &o, g, args, out, errOut)
 			}
 		},
 	}
 }
 
-// inputsKey names the hash of a run's input prompts in run.json, so a
-// resume with other prompts (or in another order) is refused.
-const inputsKey = "input prompts and model order"
+func runRespond(ctx context.Context, o *respondOptions, g *globalOptions, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 {
+		return usagef("respond takes no arguments (got %q)", args[0])
+	}
+	names := splitList(o.models)
+	if o.model != "" {
+		names = append([]string{o.model}, names...)
+	}
+	if len(names) == 0 {
+		return usagef("respond needs --models (or --model)")
+	}
+	if o.prompts == "" {
+		return usagef("respond needs --prompts FILE or a run directory")
+	}
+	if err := o.gen.validate(); err != nil {
+		return err
+	}
+	ps, err := prompts.LoadPrompts(o.prompts)
+	if err != nil {
+		return inputError(err)
+	}
+	m := &prompts.Respond{Responders: names, Prompts: ps, System: o.system}
+	if o.gen.countSet {
+		m.Count = o.gen.count
+	}
+	return runMethod(ctx, g, &o.gen, m, out, errOut)
+}
 
 func splitList(s string) []string {
 	var out []string
@@ -99,9 +98,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func fsChanged(fs *pflag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	return f != nil && f.Changed
 }

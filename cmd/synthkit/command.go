@@ -19,9 +19,15 @@ type command struct {
 	long    string // purpose, examples, environment; EXIT STATUS is added
 	// planned marks a reserved name whose issue has not landed yet.
 	planned string
+	// server marks a command that talks to Ollama: only those get the
+	// Ollama flags (--ollama, --concurrency, --pull …).
+	server bool
 	// setup defines flags on fs and returns the function that runs.
-	setup func(fs *pflag.FlagSet, g *globalOptions) func(ctx context.Context, args []string, out, errOut io.Writer) error
+	setup func(fs *pflag.FlagSet, g *globalOptions) runFunc
 }
+
+// runFunc runs a parsed command.
+type runFunc func(ctx context.Context, args []string, out, errOut io.Writer) error
 
 func commands() []*command {
 	cmds := []*command{
@@ -30,11 +36,11 @@ func commands() []*command {
 		versionCommand(),
 		instructCommand(),
 		respondCommand(),
-		plannedCommand("prefer", "preference data: ultrafeedback ratings, pairwise and rubric judges", "[4/8] preferences"),
-		plannedCommand("critique", "constitutional critique and revision, RLAIF labels", "[5/8] critiques"),
-		plannedCommand("run", "run a recipe: a whole pipeline in one command", "[7/8] recipes"),
+		plannedCommand("prefer", "preference data: ultrafeedback ratings, pairwise and rubric judges", "[5/9] preferences"),
+		plannedCommand("critique", "constitutional critique and revision, RLAIF labels", "[6/9] critiques"),
+		plannedCommand("run", "run a recipe: a whole pipeline in one command", "[8/9] recipes"),
 		exportCommand(),
-		plannedCommand("report", "diversity report with plots for a run", "[6/8] diversity"),
+		plannedCommand("report", "diversity report with plots for a run", "[7/9] diversity"),
 		pushCommand(),
 	}
 	return cmds
@@ -44,7 +50,7 @@ func plannedCommand(name, summary, issue string) *command {
 	return &command{
 		name: name, summary: summary, usage: "[flags]", planned: issue,
 		long: fmt.Sprintf("%s.\n\nNot available in this build yet: it arrives with issue %s.", capitalize(summary), issue),
-		setup: func(fs *pflag.FlagSet, g *globalOptions) func(context.Context, []string, io.Writer, io.Writer) error {
+		setup: func(fs *pflag.FlagSet, g *globalOptions) runFunc {
 			return func(context.Context, []string, io.Writer, io.Writer) error {
 				return fmt.Errorf("`synthkit %s` is not available in this build yet (planned in issue %s)", name, issue)
 			}
@@ -95,7 +101,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	g := &globalOptions{}
 	runFn := cmd.setup(fs, g)
-	g.addFlags(fs)
+	if cmd.server {
+		g.AddFlags(fs)
+	}
+	if cmd.planned != "" {
+		// A command not built yet says so, whatever flags it is given.
+		fs.ParseErrorsAllowlist.UnknownFlags = true
+	}
 	fs.Usage = func() { printCommandHelp(stdout, cmd, fs) }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -104,8 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "synthkit %s: %v\nrun `synthkit %s --help` for usage\n", cmd.name, err, cmd.name)
 		return exitUsage
 	}
-	if err := g.validate(); err != nil {
-		return exitCode(err, stderr)
+	if cmd.server {
+		if err := g.validate(); err != nil {
+			return exitCode(err, stderr)
+		}
 	}
 	return exitCode(runFn(ctx, fs.Args(), stdout, stderr), stderr)
 }

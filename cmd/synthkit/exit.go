@@ -7,9 +7,11 @@ import (
 	"io"
 
 	"synthkit/local"
+	"synthkit/prompts/runner"
 )
 
-// Exit statuses, documented in every command's help.
+// Exit statuses, documented in every command's help. exitCode is the one
+// place errors become statuses.
 const (
 	exitOK          = 0
 	exitError       = 1
@@ -21,18 +23,43 @@ const (
 )
 
 const exitStatusHelp = `EXIT STATUS
-  0 success; 1 error; 2 bad usage; 3 Ollama unreachable; 4 model missing or
-  unknown; 5 stopped before -n (request budget used up, or the model kept
-  failing the filters): what was made is kept and exported, rerun to go on;
-  130 interrupted (completed work is kept; rerun to resume).`
+  0 success; 1 error; 2 bad usage or unreadable input; 3 Ollama unreachable
+  (at start or lost mid-run: completed work is kept, rerun to resume);
+  4 model missing or unknown (or it could not be pulled); 5 stopped before
+  the target (request budget used up, the model kept failing the filters,
+  the inputs ran out before -n, or nothing was accepted): what was made is
+  kept and exported, rerun to go on; 130 interrupted (completed work is
+  kept; rerun to resume).`
 
-// usageError marks a mistake in the command line (exit 2).
+// usageError marks a mistake in the command line or its input files.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// inputError marks a failure to read the user's input files (exit 2): it
+// happens before anything is generated.
+func inputError(err error) error { return &usageError{msg: err.Error()} }
+
+// exitRules maps error types to statuses, first match wins.
+var exitRules = []struct {
+	code  int
+	match func(error) bool
+}{
+	{exitPartial, isA[*runner.PartialError]},
+	{exitUsage, func(err error) bool { return isA[*usageError](err) || isA[*runner.UsageError](err) }},
+	{exitNoServer, func(err error) bool { return isA[*local.NoServerError](err) || isA[*runner.ServerLostError](err) }},
+	{exitNoModel, func(err error) bool {
+		return isA[*local.ModelMissingError](err) || isA[*local.UnknownModelError](err) || isA[*runner.ModelUnavailableError](err)
+	}},
+}
+
+func isA[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
 }
 
 // exitCode maps an error to an exit status and prints it once, plainly:
@@ -45,20 +72,10 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitInterrupted // main says what happened and how to resume
 	}
 	fmt.Fprintf(stderr, "synthkit: %v\n", err)
-	var ue *usageError
-	var ns *local.NoServerError
-	var mm *local.ModelMissingError
-	var um *local.UnknownModelError
-	var pe *partialError
-	switch {
-	case errors.As(err, &pe):
-		return exitPartial
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.As(err, &ns):
-		return exitNoServer
-	case errors.As(err, &mm), errors.As(err, &um):
-		return exitNoModel
+	for _, r := range exitRules {
+		if r.match(err) {
+			return r.code
+		}
 	}
 	return exitError
 }

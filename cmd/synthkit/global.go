@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -10,10 +9,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"synthkit/local"
+	"synthkit/prompts/runner"
 )
 
-// globalOptions are the flags every command shares.
+// globalOptions are the Ollama flags, on every command that talks to a
+// server.
 type globalOptions struct {
 	ollama      string
 	ollamaBin   string
@@ -26,7 +26,7 @@ type globalOptions struct {
 	concurrencyN int // parsed --concurrency; 0 = auto
 }
 
-func (g *globalOptions) addFlags(fs *pflag.FlagSet) {
+func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.ollama, "ollama", "", "Ollama servers as `HOST[,HOST...]`; requests are spread over all of them (default $OLLAMA_HOST, then 127.0.0.1:11434)")
 	fs.StringVar(&g.ollamaBin, "ollama-bin", "", "ollama `binary` to start when no server answers (default: ollama on PATH)")
 	fs.BoolVar(&g.noStart, "no-start", false, "never start an Ollama server, fail instead")
@@ -56,49 +56,9 @@ func (g *globalOptions) validate() error {
 	return nil
 }
 
-// connection is a ready client plus the server synthkit may have started.
-type connection struct {
-	client  *local.Client
-	managed *local.ManagedServer
-}
-
-func (c *connection) Close() {
-	if c != nil && c.managed != nil {
-		c.managed.Stop()
-	}
-}
-
-// connect finds the Ollama hosts (starting one if none answers and none was
-// named elsewhere) and builds the scheduled client. models is how many
-// models the command will use, so a started server can keep them loaded.
-func (g *globalOptions) connect(ctx context.Context, errOut io.Writer, models int) (*connection, error) {
-	hosts, err := local.ParseHosts(g.ollama)
-	if err != nil {
-		return nil, usagef("--ollama: %v", err)
-	}
-	parallel := g.concurrencyN
-	if parallel == 0 {
-		parallel = 4 // auto tops out here on a server we start; more rarely pays on one machine
-	}
-	live, managed, err := local.FindOrStart(ctx, local.ServerOptions{
-		Hosts: hosts, Bin: g.ollamaBin, NoStart: g.noStart,
-		NumParallel: parallel, MaxLoadedModels: max(models, 1),
-		Notify: func(s string) { fmt.Fprintln(errOut, s) },
-	})
-	if err != nil {
-		return nil, err
-	}
-	opts := local.SchedulerOptions{Concurrency: g.concurrencyN, RequestTimeout: g.timeout, MaxRetries: g.retries}
-	if g.retries == 0 {
-		opts.MaxRetries = -1 // zero retries, not the default
-	}
-	if managed != nil && g.concurrencyN == 0 {
-		opts.MaxConcurrency = parallel
-	}
-	client, err := local.NewClient(live, opts, nil)
-	if err != nil {
-		managed.Stop()
-		return nil, err
-	}
-	return &connection{client: client, managed: managed}, nil
+// connect finds or starts Ollama; models is how many models the command
+// will use, so a started server can keep them loaded.
+func (g *globalOptions) connect(ctx context.Context, notify io.Writer, models int) (*runner.Conn, error) {
+	return runner.Connect(ctx, runner.ConnectOptions{Hosts: g.ollama, Bin: g.ollamaBin, NoStart: g.noStart,
+		Concurrency: g.concurrencyN, Timeout: g.timeout, Retries: g.retries, Models: models}, notify)
 }

@@ -1,0 +1,69 @@
+package prompts
+
+// Every reason a unit can be rejected for, as the journal, the summary and
+// the dataset card name it. Add new reasons here, with their meaning in
+// [ReasonMeanings].
+const (
+	// Shared by every method.
+	ReasonInvalid       = "invalid_output"
+	ReasonPromptTooLong = "prompt_too_long"
+	ReasonOverTarget    = "over_target"
+	ReasonNoRows        = "no_rows"
+	ReasonEmptyResponse = "empty_response"
+	ReasonTruncated     = "response_truncated"
+
+	// Self-Instruct.
+	ReasonLength       = "length"
+	ReasonBlacklist    = "blacklisted_word"
+	ReasonProgram      = "write_a_program"
+	ReasonBadStart     = "bad_first_character"
+	ReasonTooSimilar   = "too_similar"
+	ReasonNoInstances  = "no_valid_instances"
+	ReasonConflicting  = "conflicting_instances"
+	ReasonNoCandidates = "no_candidates"
+
+	// Evol-Instruct.
+	ElimNoGain        = "no_information_gain"
+	ElimApology       = "response_is_apology"
+	ElimTooShort      = "response_too_short"
+	ElimOnlyStopWords = "response_only_punctuation_and_stop_words"
+	ElimLeak          = "prompt_wording_leaked"
+	ElimAnswered      = "rewrite_is_an_answer"
+	ElimInvalid       = ReasonInvalid
+
+	// Magpie.
+	ReasonEmptyQuery     = "empty_query"
+	ReasonQueryTruncated = "query_truncated"
+	ReasonDuplicateQuery = "duplicate_query"
+)
+
+// ReasonMeanings says in one line what each rejection reason means; the
+// summary and the dataset card print it next to the counts.
+var ReasonMeanings = map[string]string{
+	ReasonInvalid:       "the model's reply did not fit the JSON schema, even after retries with new seeds",
+	ReasonPromptTooLong: "the prompt did not fit the context window (--num-ctx)",
+	ReasonOverTarget:    "made after -n was reached; dropped so the run stops at exactly -n",
+	ReasonNoRows:        "the unit finished without a record",
+	ReasonEmptyResponse: "the model's answer was empty, even after retries with new seeds",
+	ReasonTruncated:     "the answer was cut off at --num-predict",
+
+	ReasonLength:       "self-instruct: the task had 3 words or fewer, or more than 150",
+	ReasonBlacklist:    "self-instruct: the task needs something a text model cannot do (image, file, map, audio…)",
+	ReasonProgram:      "self-instruct: the task starts with \"write a program\"",
+	ReasonBadStart:     "self-instruct: the task starts with punctuation or a non-ASCII character",
+	ReasonTooSimilar:   "self-instruct: ROUGE-L against an earlier task was above --rouge-threshold",
+	ReasonNoInstances:  "self-instruct: no usable input/output example was written for the task",
+	ReasonConflicting:  "self-instruct: one input got two different outputs, so the task was dropped",
+	ReasonNoCandidates: "self-instruct: the step's reply held no task",
+
+	ElimNoGain:        "evol: the rewrite asks for the same thing as before (no information gain)",
+	ElimApology:       "evol: the answer to the rewrite apologizes (\"sorry\") and is short",
+	ElimTooShort:      "evol: the answer to the rewrite is empty",
+	ElimOnlyStopWords: "evol: the answer to the rewrite is only punctuation and stop words",
+	ElimLeak:          "evol: the rewrite copied the rewriting prompt's own scaffolding",
+	ElimAnswered:      "evol: the model answered the prompt instead of rewriting it",
+
+	ReasonEmptyQuery:     "magpie: the model wrote an empty query",
+	ReasonQueryTruncated: "magpie: the query ran past its token budget (--query-max-tokens)",
+	ReasonDuplicateQuery: "magpie: the query repeats an earlier one exactly",
+}

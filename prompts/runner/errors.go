@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"synthkit/local"
+)
+
+// ServerLostError says the Ollama server went away in the middle of a run
+// (exit status 3). Everything journaled before is kept.
+type ServerLostError struct{ Err error }
+
+func (e *ServerLostError) Error() string {
+	return fmt.Sprintf("lost the Ollama server mid-run: %v\ncompleted work is kept: start the server (ollama serve) and run the same command again to resume", e.Err)
+}
+
+func (e *ServerLostError) Unwrap() error { return e.Err }
+
+// asServerLost wraps a connection failure that outlasted the retries.
+func asServerLost(err error) error {
+	var op *net.OpError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &op) {
+		return &ServerLostError{Err: err}
+	}
+	return nil
+}
+
+// ModelUnavailableError says a model the run needs is not there and could
+// not be pulled (exit status 4): unknown to the registry, or no internet.
+type ModelUnavailableError struct {
+	Models []string
+	Err    error
+}
+
+func (e *ModelUnavailableError) Error() string {
+	return fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME) or pick a model you have (synthkit models list)",
+		e.Err, strings.Join(e.Models, ", "))
+}
+
+func (e *ModelUnavailableError) Unwrap() error { return e.Err }
+
+// modelError classifies a failure to resolve or pull the run's models: a
+// server that is not there stays a server problem; anything else means
+// the models are not available.
+func modelError(ctx context.Context, names []string, err error) error {
+	var ns *local.NoServerError
+	if ctx.Err() != nil || errors.As(err, &ns) {
+		return err
+	}
+	if lost := asServerLost(err); lost != nil {
+		return lost
+	}
+	return &ModelUnavailableError{Models: names, Err: err}
+}
