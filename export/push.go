@@ -38,17 +38,20 @@ type PushOptions struct {
 	// HTTPClient defaults to http.DefaultClient; deadlines come from ctx.
 	HTTPClient *http.Client
 	// KeepStale keeps remote shards that this export no longer has; by
-	// default they are deleted in the same commit, like
+	// default they are deleted with the (last) commit, like
 	// `hf upload --delete "data/*"`.
 	KeepStale bool
-	// Progress, when set, is told about each file as it is handled.
+	// Progress, when set, is told about each file as it is handled
+	// ("unchanged", "already stored", "uploading", "committed").
 	Progress func(path, status string)
 }
 
 // PushResult says what Push did.
 type PushResult struct {
-	// CommitURL is empty when nothing changed and no commit was made.
+	// CommitURL is the last commit's; empty when nothing changed and no
+	// commit was made.
 	CommitURL string
+	// Uploaded, Unchanged and Deleted are repository paths, sorted.
 	Uploaded  []string
 	Unchanged []string
 	Deleted   []string
@@ -56,13 +59,24 @@ type PushResult struct {
 
 // Push uploads an exported run (README.md, run.json and the Parquet shards;
 // never the journal or vectors) to the dataset repository repo ("user/name")
-// over the Hub's HTTP API: create the repository if needed, ask the Hub how
-// each file is stored (preupload), send Parquet through Git LFS (batch API,
-// then PUT to the storage URL, single or multipart), then one commit.
-// Files the repository already has with the same content are skipped.
+// over the Hub's HTTP API: create the repository if needed (or, when the
+// token may not create repositories, check that it exists), read the
+// branch head and the files there, ask the Hub how each file is stored
+// (preupload), send Parquet through Git LFS (batch API, then PUT to the
+// storage URL, single or multipart; empty files go inline), then commit on
+// top of that head. Files the repository already has with the same content
+// are skipped. More than 100 files go in several commits, the card and the
+// deletions in the last one.
+//
+// Before any request, the card's license is checked against the Hub's list
+// (see [CheckLicense]). A commit is never made twice: after a 5xx or a lost
+// connection the head is read again before a retry, and the commit names
+// its parent so the Hub refuses a stale one; if someone else commits in
+// between, Push plans again on top of their commit.
 //
 // The token comes from HF_TOKEN or the huggingface_hub token file; it is
-// sent only to the Hub's host and never printed or written.
+// sent only to the Hub's host and never printed or written, and it is taken
+// out of any server message that echoes it.
 func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult, error) {
 	ns, name, ok := strings.Cut(repo, "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
@@ -181,6 +195,7 @@ func (p *pusher) push(ctx context.Context, ns, name string, files []*localFile, 
 			res.Unchanged = append(res.Unchanged, f.path)
 		}
 	}
+	slices.Sort(res.Deleted)
 	return res, nil
 }
 
