@@ -25,6 +25,24 @@ func (e *NoServerError) Error() string {
 
 func (e *NoServerError) Unwrap() error { return e.Err }
 
+// NotOllamaError says that an HTTP server answers at Host, but not as
+// Ollama does: its GET /api/version replied Status with Body instead of
+// {"version": "…"}. Another program holds the address, or a proxy in front
+// of Ollama is misconfigured.
+type NotOllamaError struct {
+	Host   string
+	Status string // e.g. "404 Not Found"
+	Body   string // the start of the reply
+}
+
+func (e *NotOllamaError) Error() string {
+	what := e.Status
+	if e.Body != "" {
+		what += ": " + e.Body
+	}
+	return fmt.Sprintf("something answers at %s but it is not Ollama (GET /api/version: %s): check the address (--ollama, OLLAMA_HOST)", e.Host, what)
+}
+
 // ModelMissingError says that a model is not present on a server.
 type ModelMissingError struct {
 	Model string

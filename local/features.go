@@ -166,9 +166,9 @@ func (c *Client) featuresOf(ctx context.Context, h *hostState, model string) (Fe
 //     "404 page not found", not a JSON error).
 func probeFeatures(ctx context.Context, h *hostState, model string) (Features, error) {
 	var f Features
-	v, err := h.api.Version(ctx)
+	v, err := versionWithRetry(ctx, h.http, h.url)
 	if err != nil {
-		return Features{}, hostErr(h, err)
+		return Features{}, err
 	}
 	f.Version = v
 	if pv, ok := parseVersion(v); !ok || pv == [3]int{} {

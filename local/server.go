@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +16,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ollama/ollama/api"
 )
 
 // ServerOptions says where to look for Ollama and how to start one.
@@ -46,19 +45,82 @@ type ManagedServer struct {
 	exited  chan struct{}
 }
 
-// Probe asks a host for its version with a short deadline.
+// Probe asks a host for its version. Like any request it is retried (a few
+// attempts with backoff, [ProbeAttempts]) when the connection fails, the
+// reply is cut off or the server answers 5xx, so one bad reply from a
+// running server does not count as "no server". Nothing answering gives a
+// [*NoServerError]; an HTTP server that answers without Ollama's
+// /api/version shape gives a [*NotOllamaError].
 func Probe(ctx context.Context, host string) (string, error) {
-	u, err := url.Parse(host)
-	if err != nil {
+	return versionWithRetry(ctx, http.DefaultClient, host)
+}
+
+// ProbeAttempts is how many times [Probe] asks before giving up, and
+// probeTimeout bounds each attempt.
+const ProbeAttempts = 4
+
+var probeTimeout = 3 * time.Second
+
+func versionWithRetry(ctx context.Context, hc *http.Client, host string) (string, error) {
+	if _, err := url.Parse(host); err != nil {
 		return "", fmt.Errorf("bad Ollama host %q: %w", host, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	v, err := api.NewClient(u, http.DefaultClient).Version(ctx)
-	if err != nil {
-		return "", &NoServerError{Host: host, Err: err}
+	var lastErr error
+	for attempt := 0; attempt < ProbeAttempts; attempt++ {
+		if attempt > 0 {
+			if err := sleepCtx(ctx, probeBackoff<<(attempt-1)); err != nil {
+				return "", err
+			}
+		}
+		v, retry, err := versionOnce(ctx, hc, host)
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		lastErr = err
+		if !retry {
+			break
+		}
 	}
-	return v, nil
+	return "", lastErr
+}
+
+// versionOnce asks once and says whether asking again may help.
+func versionOnce(ctx context.Context, hc *http.Client, host string) (v string, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(host, "/")+"/api/version", nil)
+	if err != nil {
+		return "", false, fmt.Errorf("bad Ollama host %q: %w", host, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", true, &NoServerError{Host: host, Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		// Cut off mid-reply: the server is there, the reply was not.
+		return "", true, &NoServerError{Host: host, Err: fmt.Errorf("reading /api/version: %w", err)}
+	}
+	notOllama := &NotOllamaError{Host: host, Status: resp.Status, Body: firstLine(shorten(strings.TrimSpace(string(body)), 200))}
+	if resp.StatusCode != http.StatusOK {
+		// 5xx may be a proxy or a server in trouble; a 4xx will not change.
+		return "", resp.StatusCode >= 500, notOllama
+	}
+	var reply struct {
+		Version *string `json:"version"`
+	}
+	if err := json.Unmarshal(body, &reply); err != nil {
+		// Not JSON may be a reply cut off without a length to tell; ask again.
+		return "", true, notOllama
+	}
+	if reply.Version == nil {
+		return "", false, notOllama
+	}
+	return *reply.Version, false, nil
 }
 
 // FindOrStart returns the hosts that answer. When none does and every host
@@ -72,10 +134,17 @@ func FindOrStart(ctx context.Context, opts ServerOptions) ([]string, *ManagedSer
 	}
 	var live []string
 	var firstErr error
+	var notOllama *NotOllamaError
 	for _, h := range opts.Hosts {
 		if _, err := Probe(ctx, h); err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
 			if firstErr == nil {
 				firstErr = err
+			}
+			if notOllama == nil {
+				errors.As(err, &notOllama)
 			}
 			continue
 		}
@@ -86,6 +155,11 @@ func FindOrStart(ctx context.Context, opts ServerOptions) ([]string, *ManagedSer
 			notify(fmt.Sprintf("warning: %v; continuing with %s", firstErr, strings.Join(live, ", ")))
 		}
 		return live, nil, nil
+	}
+	if notOllama != nil {
+		// Something else holds the address: starting a server elsewhere
+		// would hide the mistake.
+		return nil, nil, notOllama
 	}
 	if opts.NoStart || !allLocal(opts.Hosts) {
 		return nil, nil, firstErr
@@ -177,7 +251,7 @@ func StartServer(ctx context.Context, bin string, opts ServerOptions) (*ManagedS
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		if _, err := Probe(ctx, srv.URL); err == nil {
+		if _, _, err := versionOnce(ctx, http.DefaultClient, srv.URL); err == nil {
 			return srv, nil
 		}
 		select {
