@@ -82,6 +82,14 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 		return nil, fmt.Errorf("push: repository %q is not of the form user/name", repo)
 	}
+	// Local checks first: nothing is sent for a push that cannot succeed.
+	files, err := localFiles(dir)
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", dir, err)
+	}
+	if err := checkCardLicense(dir); err != nil {
+		return nil, fmt.Errorf("push %s: %w", dir, err)
+	}
 	token := opts.Token
 	if token == "" {
 		var err error
@@ -117,14 +125,6 @@ func Push(ctx context.Context, dir, repo string, opts PushOptions) (*PushResult,
 	}
 	if p.progress == nil {
 		p.progress = func(string, string) {}
-	}
-
-	files, err := localFiles(dir)
-	if err != nil {
-		return nil, fmt.Errorf("push %s: %w", dir, err)
-	}
-	if err := checkCardLicense(dir); err != nil {
-		return nil, fmt.Errorf("push %s: %w", dir, err)
 	}
 	res, err := p.push(ctx, ns, name, files, opts.Private, opts.KeepStale, msg)
 	if err != nil {
