@@ -27,16 +27,25 @@ import (
 
 const testToken = "hf_testTOKEN0123456789abcdefghijklmnop"
 
-// exportedRun makes a small exported run named tiny-sft.
+// exportedRun makes what an export of a small run named tiny-sft leaves
+// for push: a card with a license, run.json and one shard. Push reads
+// these files as bytes only, so they are written directly, which keeps
+// these tests independent of Export itself.
 func exportedRun(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tiny-sft")
-	r := mustOpen(t, dir, testManifest(), false)
-	addSFT(t, r, 0, 20)
-	ok(t, r.Finish())
-	ok(t, r.Close())
-	_, err := Export(dir, ExportOptions{})
-	ok(t, err)
+	ok(t, os.MkdirAll(filepath.Join(dir, "data"), 0o755))
+	card := "---\npretty_name: \"tiny-sft\"\nlicense: \"apache-2.0\"\ntask_categories:\n- \"text-generation\"\n" +
+		"configs:\n- config_name: \"sft\"\n  default: true\n  data_files:\n  - split: train\n    path: \"data/train-*\"\n---\n\n" +
+		"# tiny-sft\n\n" + strings.Repeat("Synthetic data generated locally with synthkit.\n", 20)
+	ok(t, os.WriteFile(filepath.Join(dir, "README.md"), []byte(card), 0o644))
+	ok(t, os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"synthkit_version": "test", "seed": 7, "counts": {"accepted": 20}}`+"\n"), 0o644))
+	shard := []byte("PAR1")
+	for i := 0; len(shard) < 4800; i++ {
+		shard = fmt.Appendf(shard, "row %d: naïve café 漢字 %x;", i, sha256.Sum256([]byte{byte(i)}))
+	}
+	shard = append(shard, "PAR1"...)
+	ok(t, os.WriteFile(filepath.Join(dir, "data", "train-00000-of-00001.parquet"), shard, 0o644))
 	return dir
 }
 
