@@ -21,6 +21,8 @@ type scriptedModel struct {
 	rules []rule
 	calls []string // last message of every request, in order
 	raw   []string // raw generate prompts
+	chats []local.ChatRequest
+	gens  []local.GenerateRequest
 }
 
 type rule struct {
@@ -48,17 +50,35 @@ func (s *scriptedModel) answer(prompt string) (string, error) {
 	return "", fmt.Errorf("scripted model has no rule for %.80q", prompt)
 }
 
+// truncated marks a scripted reply that stops at num_predict.
+const truncated = "\x00truncated:"
+
+// failNow marks a scripted reply that fails the request outright (a
+// transport error that stops the run).
+const failNow = "\x00fail"
+
 func (s *scriptedModel) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
+	s.mu.Lock()
+	s.chats = append(s.chats, *r)
+	s.mu.Unlock()
 	text, err := s.answer(r.Messages[len(r.Messages)-1].Content)
 	if err != nil {
 		return nil, err
 	}
-	return &local.Response{Content: text, DoneReason: "stop", OutputTokens: len(strings.Fields(text))}, nil
+	if text == failNow {
+		return nil, fmt.Errorf("scripted transport failure")
+	}
+	reason := "stop"
+	if rest, ok := strings.CutPrefix(text, truncated); ok {
+		text, reason = rest, "length"
+	}
+	return &local.Response{Content: text, DoneReason: reason, OutputTokens: len(strings.Fields(text))}, nil
 }
 
 func (s *scriptedModel) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
 	s.mu.Lock()
 	s.raw = append(s.raw, r.Prompt)
+	s.gens = append(s.gens, *r)
 	s.mu.Unlock()
 	text, err := s.answer(r.Prompt)
 	if err != nil {
