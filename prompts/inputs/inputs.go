@@ -94,7 +94,8 @@ type Set struct {
 	// or as given), size and footer (the footer holds every column
 	// chunk's offset, size and statistics, so a changed row changes it)
 	// and the options; no row is read for it. For every other format it
-	// covers the records in order, so reordering the input changes it.
+	// covers the records in order, so reordering the input changes it (a
+	// folder mixing Parquet and other files gets both).
 	Hash string
 }
 
@@ -168,8 +169,7 @@ func inputErrorf(p Pos, format string, args ...any) *InputError {
 // package documentation). Every error is an *InputError.
 func Load(path string, opts Options) (*Set, error) {
 	set := &Set{}
-	rh := sha256.New()
-	var parquetOnly = true
+	rh := sha256.New() // records not from Parquet
 	info, err := scan(path, opts, shapeColumns(opts), func(row Row) error {
 		rec, err := toRecord(row, opts)
 		if err != nil {
@@ -177,9 +177,8 @@ func Load(path string, opts Options) (*Set, error) {
 		}
 		set.Records = append(set.Records, rec)
 		if row.Format != "parquet" {
-			parquetOnly = false
+			hashRecord(rh, rec)
 		}
-		hashRecord(rh, rec)
 		return nil
 	})
 	if err != nil {
@@ -189,12 +188,12 @@ func Load(path string, opts Options) (*Set, error) {
 	if len(set.Records) == 0 {
 		return nil, inputErrorf(Pos{File: path}, "no records: the input is empty")
 	}
-	if parquetOnly && info.footers != nil {
-		fmt.Fprintf(info.footers, "options\x00%s\x00%s\x00%s\x00%s\x00", opts.PromptColumn, opts.MessagesColumn, opts.Config, opts.Split)
-		set.Hash = "sha256:" + hex.EncodeToString(info.footers.Sum(nil))
-	} else {
-		set.Hash = "sha256:" + hex.EncodeToString(rh.Sum(nil))
+	sum := rh.Sum(nil)
+	if info.footers != nil {
+		fmt.Fprintf(info.footers, "options\x00%s\x00%s\x00%s\x00%s\x00records\x00%x", opts.PromptColumn, opts.MessagesColumn, opts.Config, opts.Split, sum)
+		sum = info.footers.Sum(nil)
 	}
+	set.Hash = "sha256:" + hex.EncodeToString(sum)
 	return set, nil
 }
 
