@@ -118,7 +118,7 @@ func classify(err error, model, host string) (error, bool) {
 		// 429 and 5xx are the server being busy or restarting.
 		return err, status == http.StatusTooManyRequests || status >= 500
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errBadReply) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return err, true
 	}

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/ollama/ollama/api"
 )
+
+// errBadReply marks a 2xx reply that is not the JSON object it should be.
+var errBadReply = errors.New("undecodable reply")
 
 // post sends one non-streamed request (stream: false) and decodes the one
 // JSON object the server answers with, using the api package's types.
@@ -55,7 +59,9 @@ func (h *hostState) post(ctx context.Context, path string, req, resp any) error 
 		return fmt.Errorf("%s", e.Error)
 	}
 	if err := json.Unmarshal(body, resp); err != nil {
-		return fmt.Errorf("decode %s reply: %w", path, err)
+		// A 200 whose body does not decode was cut off or mangled on the
+		// way (a proxy, a dying server): asking again may well succeed.
+		return fmt.Errorf("decode %s reply %s: %w (%w)", path, shorten(string(body), 80), errBadReply, err)
 	}
 	return nil
 }

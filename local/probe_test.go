@@ -51,6 +51,7 @@ func flakyVersion(t *testing.T, bad int, how string) (*httptest.Server, *atomic.
 func TestProbeRetriesBadFirstReplies(t *testing.T) {
 	for _, how := range []string{"truncated", "reset", "503", "garbled"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			srv, n := flakyVersion(t, 2, how)
 			v, err := local.Probe(context.Background(), srv.URL)
 			if err != nil {
@@ -69,6 +70,7 @@ func TestProbeRetriesBadFirstReplies(t *testing.T) {
 }
 
 func TestProbeGivesUpOnAServerThatKeepsFailing(t *testing.T) {
+	t.Parallel()
 	srv, n := flakyVersion(t, 1000, "reset")
 	_, err := local.Probe(context.Background(), srv.URL)
 	var ns *local.NoServerError
@@ -104,6 +106,7 @@ func TestProbeNotOllama(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var n atomic.Int64
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n.Add(1)
