@@ -67,8 +67,9 @@ type Env struct {
 	requests atomic.Int64
 }
 
-// model wraps Env.Model so every request is counted against the budget.
-func (e *Env) model() local.Model { return counted{e} }
+// model is what methods call: Env itself, which counts every request
+// against the budget.
+func (e *Env) model() local.Model { return e }
 
 // Requests is how many model requests this invocation made.
 func (e *Env) Requests() int64 { return e.requests.Load() }
@@ -77,23 +78,24 @@ func (e *Env) budgetLeft() bool {
 	return e.MaxRequests <= 0 || e.requests.Load() < e.MaxRequests
 }
 
-// counted counts requests; the budget itself is checked between units,
-// so work in flight is never cut off.
-type counted struct{ e *Env }
-
-func (c counted) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
-	c.e.requests.Add(1)
-	return c.e.Model.Chat(ctx, r)
+// Chat sends a chat request through Env.Model and counts it against the
+// budget (checked between units, so work in flight is never cut off).
+// Methods call the model through Env, never through Env.Model directly.
+func (e *Env) Chat(ctx context.Context, r *local.ChatRequest) (*local.Response, error) {
+	e.requests.Add(1)
+	return e.Model.Chat(ctx, r)
 }
 
-func (c counted) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
-	c.e.requests.Add(1)
-	return c.e.Model.Generate(ctx, r)
+// Generate sends a generate request and counts it (see [Env.Chat]).
+func (e *Env) Generate(ctx context.Context, r *local.GenerateRequest) (*local.Response, error) {
+	e.requests.Add(1)
+	return e.Model.Generate(ctx, r)
 }
 
-func (c counted) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
-	c.e.requests.Add(1)
-	return c.e.Model.Embed(ctx, model, in)
+// Embed embeds inputs and counts the request (see [Env.Chat]).
+func (e *Env) Embed(ctx context.Context, model string, in []string) ([][]float32, error) {
+	e.requests.Add(1)
+	return e.Model.Embed(ctx, model, in)
 }
 
 // options returns the options of one request: the user's, with the
@@ -199,10 +201,10 @@ type Work struct {
 	added int64 // entries it got accepted
 }
 
-// Run runs the phases in order with Env.Workers workers each. It returns
+// RunPhases runs the phases in order with Env.Workers workers each. It returns
 // ErrBudget when the budget ended the run, a [*StallError] when a phase
 // stalled, or the first error of a unit.
-func (e *Env) runPhases(ctx context.Context, phases ...*Phase) error {
+func (e *Env) RunPhases(ctx context.Context, phases ...*Phase) error {
 	for _, p := range phases {
 		if err := e.runPhase(ctx, p); err != nil {
 			return err

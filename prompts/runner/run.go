@@ -215,7 +215,7 @@ func finish(ctx context.Context, run *export.Run, conn *Conn, runErr error, targ
 
 // ExportRun writes Parquet and the card and says where.
 func ExportRun(ctx context.Context, dir string, opts export.ExportOptions, out io.Writer) (*export.ExportResult, error) {
-	res, err := export.Export(dir, opts) // TODO(ctx): export.Export takes ctx once export lands it
+	res, err := export.Export(ctx, dir, opts)
 	if err != nil {
 		return nil, err
 	}
