@@ -47,6 +47,9 @@ type Client struct {
 
 	// EmbedBatch is how many inputs go into one /api/embed request.
 	EmbedBatch int
+
+	loadMu sync.Mutex
+	loaded map[string]string // host → the model its last load was for
 }
 
 var _ Model = (*Client)(nil)
@@ -453,13 +456,23 @@ func (c *Client) run(ctx context.Context, model string, fn attemptFunc) error {
 	})
 }
 
-// LoadThreshold is the load_duration above which a reply counts as a
+// LoadThreshold is the load_duration above which a reply waited for a
 // model load: an already-loaded model reports well under a millisecond.
 const LoadThreshold = 20 * time.Millisecond
 
 func (c *Client) count(r *Response) {
 	if r.LoadDuration > LoadThreshold {
-		c.stats.Loads.Add(1)
+		// Requests that arrive together all wait for the same load; it
+		// counts once, when the host's loaded model changes.
+		c.loadMu.Lock()
+		if c.loaded == nil {
+			c.loaded = map[string]string{}
+		}
+		if c.loaded[r.Host] != r.Model {
+			c.loaded[r.Host] = r.Model
+			c.stats.Loads.Add(1)
+		}
+		c.loadMu.Unlock()
 	}
 	c.stats.PromptTokens.Add(int64(r.PromptTokens))
 	c.stats.OutputTokens.Add(int64(r.OutputTokens))

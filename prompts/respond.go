@@ -90,24 +90,28 @@ func (r *Respond) Run(ctx context.Context, env *Env) error {
 			}
 		}
 		ph.Next = seqUnits(len(r.Prompts), func(p int) bool { return env.Run.Done(respondUnit(p, mi)) },
-			func(p int) Unit {
-				id := respondUnit(p, mi)
-				seed := UnitSeed(env.Seed, id)
-				prov := export.Provenance{Method: r.Name(), Model: model, Seed: &seed}
-				return Unit{ID: id, Prov: prov, Do: func(ctx context.Context, w *Work) error {
-					msgs := append(env.systemMessages(model, r.System), local.Message{Role: "user", Content: r.Prompts[p]})
-					text, _, err := env.answer(ctx, model, msgs, nil, seed)
-					if err != nil {
-						return err
-					}
-					row := export.SFT{Messages: toExport(append(msgs, local.Message{Role: "assistant", Content: text})),
-						Metadata: map[string]any{"prompt_index": p}}
-					return w.Commit(Entry{Unit: id, Rows: []export.Row{row}, Prov: prov})
-				}}
-			})
+			func(p int) Unit { return r.unit(env, p, mi) })
 		phases = append(phases, ph)
 	}
-	return env.runPhases(ctx, phases...)
+	return env.RunPhases(ctx, phases...)
+}
+
+// unit answers prompt p with model mi.
+func (r *Respond) unit(env *Env, p, mi int) Unit {
+	model := r.models[mi]
+	id := respondUnit(p, mi)
+	seed := UnitSeed(env.Seed, id)
+	prov := export.Provenance{Method: r.Name(), Model: model, Seed: &seed}
+	return Unit{ID: id, Prov: prov, Do: func(ctx context.Context, w *Work) error {
+		msgs := append(env.systemMessages(model, r.System), local.Message{Role: "user", Content: r.Prompts[p]})
+		text, _, err := env.answer(ctx, model, msgs, nil, seed)
+		if err != nil {
+			return err
+		}
+		row := export.SFT{Messages: toExport(append(msgs, local.Message{Role: "assistant", Content: text})),
+			Metadata: map[string]any{"prompt_index": p}}
+		return w.Commit(Entry{Unit: id, Rows: []export.Row{row}, Prov: prov})
+	}}
 }
 
 // modelInfos stands in for resolved models when a method runs without the
