@@ -26,6 +26,14 @@
 // directory; [Server.Kill] and [Server.Restart] simulate a crash and a
 // recovery on the same address.
 //
+// # Faults
+//
+// [StartFaultProxy] puts a proxy in front of a server that resets
+// connections, cuts replies on the wire or inside the JSON, answers 500 or
+// stalls past a timeout, on a fixed [FaultOptions.Schedule] or at random
+// [FaultOptions.Rates]; [FaultCounts] says what it injected. Client tests
+// and CLI fault campaigns point at its URL instead of the server's.
+//
 // # The fixture model
 //
 // [WriteGGUF] writes a llama-architecture GGUF (n_embd 64, 2 blocks, 4
