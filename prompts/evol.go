@@ -124,6 +124,9 @@ type Evol struct {
 	Rounds  int
 	// Count stops after this many accepted evolutions (0: all prompts).
 	Count int
+	// InputsHash identifies the inputs for resume (default: a hash of the
+	// prompts in order).
+	InputsHash string
 
 	model string
 }
@@ -156,8 +159,11 @@ func (o *Evol) Prepare(models []local.ModelInfo) (Identity, error) {
 		return Identity{}, fmt.Errorf("evol-instruct needs prompts to evolve (--prompts)")
 	}
 	o.model = models[0].Name
-	return Identity{Templates: o.templates(),
-		Hashes: map[string]string{InputsKey: TextHash(strings.Join(o.Prompts, "\x00"))}}, nil
+	inputs := o.InputsHash
+	if inputs == "" {
+		inputs = TextHash(strings.Join(o.Prompts, "\x00"))
+	}
+	return Identity{Templates: o.templates(), Hashes: map[string]string{InputsKey: inputs}}, nil
 }
 
 func evolUnit(prompt, round int) string { return fmt.Sprintf("evol-%06d-r%d", prompt, round) }
@@ -206,7 +212,7 @@ func (o *Evol) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("rebuild evolution chains: %w", err)
 	}
 	tmplHash := CombinedHash(o.templates()...)
-	return env.runPhases(ctx, &Phase{
+	return env.RunPhases(ctx, &Phase{
 		Model: o.model, Method: o.Name(), Target: int64(o.Count), Accepted: env.Run.Counts().Accepted,
 		Next: seqUnits(len(o.Prompts), func(p int) bool { return env.Run.Done(evolUnit(p, rounds)) }, func(p int) Unit {
 			return Unit{ID: evolUnit(p, rounds), Do: func(ctx context.Context, w *Work) error {

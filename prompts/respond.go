@@ -3,6 +3,7 @@ package prompts
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"synthkit/export"
@@ -15,6 +16,12 @@ type Respond struct {
 	Responders []string
 	// Prompts are the user messages to answer.
 	Prompts []string
+	// Conversations, when set, are what is answered instead (one per
+	// prompt, ending with the user turn; a multi-turn record's history).
+	Conversations [][]local.Message
+	// InputsHash identifies the inputs for resume (default: a hash of the
+	// prompts in order).
+	InputsHash string
 	// System is an optional system prompt; without one, a model's
 	// Modelfile SYSTEM is sent (and stored) explicitly.
 	System string
@@ -103,7 +110,7 @@ func (r *Respond) unit(env *Env, p, mi int) Unit {
 	seed := UnitSeed(env.Seed, id)
 	prov := export.Provenance{Method: r.Name(), Model: model, Seed: &seed}
 	return Unit{ID: id, Prov: prov, Do: func(ctx context.Context, w *Work) error {
-		msgs := append(env.systemMessages(model, r.System), local.Message{Role: "user", Content: r.Prompts[p]})
+		msgs := r.conversation(env, model, p)
 		text, _, err := env.answer(ctx, model, msgs, nil, seed)
 		if err != nil {
 			return err
@@ -112,6 +119,20 @@ func (r *Respond) unit(env *Env, p, mi int) Unit {
 			Metadata: map[string]any{"prompt_index": p}}
 		return w.Commit(Entry{Unit: id, Rows: []export.Row{row}, Prov: prov})
 	}}
+}
+
+// conversation is what prompt p asks model: its history if it has one,
+// behind the system prompt (the record's own, else --system, else the
+// model's Modelfile SYSTEM).
+func (r *Respond) conversation(env *Env, model string, p int) []local.Message {
+	if r.Conversations == nil {
+		return append(env.systemMessages(model, r.System), local.Message{Role: "user", Content: r.Prompts[p]})
+	}
+	conv := r.Conversations[p]
+	if len(conv) > 0 && conv[0].Role == "system" {
+		return slices.Clone(conv)
+	}
+	return append(env.systemMessages(model, r.System), conv...)
 }
 
 // modelInfos stands in for resolved models when a method runs without the

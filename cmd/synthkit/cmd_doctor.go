@@ -55,7 +55,7 @@ func runDoctor(ctx context.Context, g *globalOptions, want []string, out, errOut
 	}
 	ver := feats.Version
 	if feats.VersionUnknown {
-		ver += ", a build without a version: assuming the features of 0.6.5"
+		ver += ", a build without a version: features found by probing"
 	}
 	fmt.Fprintf(out, "ollama    ✓ %s (version %s)\n", strings.Join(c.Hosts(), ", "), ver)
 	if missing := feats.Missing(); len(missing) > 0 {

@@ -17,7 +17,7 @@ type instructOptions struct {
 	model          string
 	seeds          string
 	threshold      float64
-	prompts        string
+	input          inputFlags
 	rounds         int
 	turns          int
 	system         string
@@ -30,7 +30,7 @@ func (o *instructOptions) AddFlags(fs *pflag.FlagSet) {
 	o.gen.AddFlags(fs, "")
 	fs.StringVar(&o.seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 150 built-in tasks)")
 	fs.Float64Var(&o.threshold, "rouge-threshold", diversity.DefaultRougeThreshold, "self-instruct: reject a task whose ROUGE-L against any earlier task is above this")
-	fs.StringVar(&o.prompts, "prompts", "", "evol: prompts to evolve: a .jsonl/.csv/.txt `file` or a previous run directory")
+	o.input.AddFlags(fs, "evol: prompts to evolve: a `file`, a dataset folder, a previous run directory, or - (see INPUT)")
 	fs.IntVar(&o.rounds, "rounds", prompts.DefaultEvolRounds, "evol: evolution rounds per prompt (without -n every prompt is evolved)")
 	fs.IntVar(&o.turns, "turns", 1, "magpie: user/assistant exchanges per conversation")
 	fs.StringVar(&o.system, "system", "", "magpie: a system prompt to put in the prefix (default: the model's Modelfile SYSTEM, if any)")
@@ -79,6 +79,8 @@ EXAMPLES
   synthkit instruct --method evol --prompts prompts.jsonl --rounds 4 --model qwen2.5:7b --out out/evol
   synthkit instruct --method magpie --model llama3.1:8b -n 10000 --turns 1 --out out/magpie
 
+` + inputHelp + `
+
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
 		setup: func(fs *pflag.FlagSet, g *globalOptions) runFunc {
@@ -124,17 +126,17 @@ func runInstruct(ctx context.Context, o *instructOptions, g *globalOptions, args
 		}
 		m = si
 	case "evol-instruct":
-		if o.prompts == "" {
+		if o.input.path == "" {
 			return usagef("evol needs --prompts FILE (or a previous run directory) with the instructions to evolve")
 		}
 		if o.rounds < 1 {
 			return usagef("--rounds must be ≥ 1")
 		}
-		ps, err := prompts.LoadPrompts(o.prompts)
+		set, err := o.input.load()
 		if err != nil {
-			return inputError(err)
+			return err
 		}
-		ev := &prompts.Evol{Model: o.model, Prompts: ps, Rounds: o.rounds}
+		ev := &prompts.Evol{Model: o.model, Prompts: set.Prompts(), InputsHash: set.Hash, Rounds: o.rounds}
 		if o.gen.countSet {
 			ev.Count = o.gen.count
 		}

@@ -12,15 +12,15 @@ import (
 
 // respondOptions are the flags of `synthkit respond`.
 type respondOptions struct {
-	gen     genOptions
-	model   string
-	models  string
-	prompts string
-	system  string
+	gen    genOptions
+	model  string
+	models string
+	input  inputFlags
+	system string
 }
 
 func (o *respondOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.prompts, "prompts", "", "prompts: a .jsonl/.csv/.txt `file` or a previous run directory (required)")
+	o.input.AddFlags(fs, "what to answer: a `file`, a dataset folder, a previous run directory, or - (required; see INPUT)")
 	fs.StringVar(&o.models, "models", "", "models that answer, comma-separated (or --model for one)")
 	fs.StringVarP(&o.model, "model", "m", "", "one answering `model` (added before --models)")
 	fs.StringVar(&o.system, "system", "", "system prompt for every request (default: each model's Modelfile SYSTEM, if any)")
@@ -35,9 +35,8 @@ func respondCommand() *command {
 		summary: "answer prompts with one or several models (SFT)",
 		usage:   "--prompts FILE|RUN --models MODEL[,MODEL…] [flags]",
 		long: `Answer every prompt with every model and write the SFT config (messages:
-system if any, user, assistant). Prompts come from a .jsonl file ("prompt",
-"instruction"+"input", or "messages"), a .csv with a prompt/instruction
-column, a text file with one prompt per line, or a previous synthkit run.
+system if any, the prompt's turns, the answer). See INPUT for what --prompts
+reads; a multi-turn record is answered as a whole conversation.
 
 Work runs model by model, so a server that keeps one model loaded at a time
 (a laptop) loads each model once; the summary says how many loads the run
@@ -49,6 +48,9 @@ replaced by the same model's next prompt, and ending short of -n exits 5.
 EXAMPLES
   synthkit respond --prompts out/instr --models qwen2.5:14b --out out/sft
   synthkit respond --prompts prompts.txt --models qwen2.5:7b,llama3.1:8b --system "Be concise." --out out/sft
+  synthkit respond --prompts ultrachat/ --split train_sft --models qwen2.5:7b --out out/uc
+
+` + inputHelp + `
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
@@ -73,17 +75,18 @@ func runRespond(ctx context.Context, o *respondOptions, g *globalOptions, args [
 	if len(names) == 0 {
 		return usagef("respond needs --models (or --model)")
 	}
-	if o.prompts == "" {
+	if o.input.path == "" {
 		return usagef("respond needs --prompts FILE or a run directory")
 	}
 	if err := o.gen.validate(); err != nil {
 		return err
 	}
-	ps, err := prompts.LoadPrompts(o.prompts)
+	set, err := o.input.load()
 	if err != nil {
-		return inputError(err)
+		return err
 	}
-	m := &prompts.Respond{Responders: names, Prompts: ps, System: o.system}
+	m := &prompts.Respond{Responders: names, Prompts: set.Prompts(), Conversations: conversations(set),
+		InputsHash: set.Hash, System: o.system}
 	if o.gen.countSet {
 		m.Count = o.gen.count
 	}

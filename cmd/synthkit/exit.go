@@ -51,7 +51,9 @@ var exitRules = []struct {
 }{
 	{exitPartial, isA[*runner.PartialError]},
 	{exitUsage, func(err error) bool { return isA[*usageError](err) || isA[*runner.UsageError](err) }},
-	{exitNoServer, func(err error) bool { return isA[*local.NoServerError](err) || isA[*runner.ServerLostError](err) }},
+	{exitNoServer, func(err error) bool {
+		return isA[*local.NoServerError](err) || isA[*local.NotOllamaError](err) || isA[*runner.ServerLostError](err)
+	}},
 	{exitNoModel, func(err error) bool {
 		return isA[*local.ModelMissingError](err) || isA[*local.UnknownModelError](err) || isA[*runner.ModelUnavailableError](err)
 	}},

@@ -119,7 +119,7 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 		}
 	}
 	if feats.VersionUnknown {
-		man.Notes = append(man.Notes, fmt.Sprintf("server reported version %q (a source build): features assumed from Ollama 0.6.5", feats.Version))
+		man.Notes = append(man.Notes, fmt.Sprintf("server reported version %q (a source build): features found by probing", feats.Version))
 	}
 	for _, miss := range feats.Missing() {
 		man.Notes = append(man.Notes, "server lacks "+miss)
