@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
+
+	"synthkit/prompts/runner"
 )
 
 func modelsCommand() *command {
@@ -96,7 +98,7 @@ func modelsPull(ctx context.Context, g *globalOptions, names []string, out, errO
 		err := conn.Client.Pull(ctx, n, bar.update)
 		bar.done()
 		if err != nil {
-			return err
+			return runner.ModelError(ctx, []string{n}, err)
 		}
 		info, err := conn.Client.Inspect(ctx, n)
 		if err != nil {

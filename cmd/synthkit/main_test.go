@@ -36,6 +36,7 @@ func TestCLIUsage(t *testing.T) {
 		{"bad timeout", []string{"doctor", "--timeout", "-1s"}, exitUsage, "", "--timeout must be positive"},
 		{"models without subcommand", []string{"models"}, exitUsage, "", "models needs a subcommand"},
 		{"planned command says so", []string{"prefer"}, exitError, "", "not available in this build yet"},
+		{"planned command says so whatever the flags", []string{"prefer", "--model", "x", "--judge", "y"}, exitError, "", "not available in this build yet"},
 		{"unreachable server", []string{"doctor", "--ollama", "127.0.0.1:1", "--no-start"}, exitNoServer, "", "no Ollama at http://127.0.0.1:1"},
 	}
 	for _, tt := range tests {
@@ -54,6 +55,18 @@ func TestCLIUsage(t *testing.T) {
 				t.Errorf("stack trace on stderr:\n%s", errOut)
 			}
 		})
+	}
+}
+
+// TestOllamaFlagsOnlyWhereUsed: commands that never talk to a server do
+// not offer the Ollama flags.
+func TestOllamaFlagsOnlyWhereUsed(t *testing.T) {
+	for cmd, want := range map[string]bool{"export": false, "push": false, "version": false,
+		"doctor": true, "models": true, "instruct": true, "respond": true} {
+		_, out, _ := runCLI(t, cmd, "--help")
+		if got := strings.Contains(out, "--ollama"); got != want {
+			t.Errorf("%s --help lists --ollama: %v, want %v", cmd, got, want)
+		}
 	}
 }
 
@@ -76,13 +89,13 @@ func TestDoctorAndModelsAgainstOllama(t *testing.T) {
 			[]string{"DIGEST", "CONTEXT", ollamatest.TinyModelB}, ""},
 		{"models show", []string{"models", "show", ollamatest.TinyModel, "--ollama", host}, exitOK,
 			[]string{`"digest": "`, `"context_length": `}, ""},
-		{"pull unknown fails cleanly", []string{"models", "pull", "no-such-model-zz9", "--ollama", host}, exitError,
+		{"pull unknown fails cleanly", []string{"models", "pull", "no-such-model-zz9", "--ollama", host}, exitNoModel,
 			nil, "no-such-model-zz9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tt.args...)
-			if code != tt.wantCode && !(tt.name == "pull unknown fails cleanly" && code == exitNoModel) {
+			if code != tt.wantCode {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
 			}
 			for _, w := range tt.wantOut {

@@ -25,8 +25,9 @@ func (e *ServerLostError) Unwrap() error { return e.Err }
 // asServerLost wraps a connection failure that outlasted the retries.
 func asServerLost(err error) error {
 	var op *net.OpError
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &op) {
+	var ns *local.NoServerError
+	if errors.As(err, &ns) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &op) {
 		return &ServerLostError{Err: err}
 	}
 	return nil
@@ -46,10 +47,10 @@ func (e *ModelUnavailableError) Error() string {
 
 func (e *ModelUnavailableError) Unwrap() error { return e.Err }
 
-// modelError classifies a failure to resolve or pull the run's models: a
+// ModelError classifies a failure to resolve or pull the run's models: a
 // server that is not there stays a server problem; anything else means
 // the models are not available.
-func modelError(ctx context.Context, names []string, err error) error {
+func ModelError(ctx context.Context, names []string, err error) error {
 	var ns *local.NoServerError
 	if ctx.Err() != nil || errors.As(err, &ns) {
 		return err

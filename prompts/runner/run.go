@@ -96,7 +96,7 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 		o.PullProgress(local.PullProgress{}, true)
 	}
 	if err != nil {
-		return nil, modelError(ctx, names, err)
+		return nil, ModelError(ctx, names, err)
 	}
 	id, err := m.Prepare(infos)
 	if err != nil {
