@@ -71,9 +71,6 @@ type Env struct {
 // against the budget.
 func (e *Env) model() local.Model { return e }
 
-// Requests is how many model requests this invocation made.
-func (e *Env) Requests() int64 { return e.requests.Load() }
-
 func (e *Env) budgetLeft() bool {
 	return e.MaxRequests <= 0 || e.requests.Load() < e.MaxRequests
 }
