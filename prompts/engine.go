@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -63,6 +64,9 @@ type Env struct {
 	// Models are the resolved models, in the order the method listed them
 	// (names as the server knows them, digests, templates, system prompts).
 	Models []local.ModelInfo
+	// Gate, when set, decides whether each accepted entry joins the data
+	// (the novelty filter, the QDAIF archive), for every method alike.
+	Gate Gate
 
 	requests atomic.Int64
 }
@@ -130,6 +134,18 @@ func UnitSeed(runSeed int64, unit string) int64 {
 	return int64(h.Sum64() & 0x7fffffff) // llama.cpp takes a 32-bit seed
 }
 
+// Gate decides whether accepted entries join the data. The engine asks it
+// for every accepted entry of every method before the entry counts toward
+// the target, outside the engine's locks (it may call a model to embed).
+type Gate interface {
+	// Admit returns "" to admit the rows of unit, holding them as pending
+	// so a concurrent near-copy is refused, or the reason to reject them.
+	Admit(ctx context.Context, unit string, rows []export.Row) (reason string, err error)
+	// Settle says whether an admitted unit was journaled (kept) or dropped
+	// (over the target, or a journal error).
+	Settle(unit string, kept bool)
+}
+
 // Entry is one journal entry a unit produces: accepted with rows, or
 // rejected with a reason.
 type Entry struct {
@@ -192,6 +208,7 @@ type phaseState struct {
 
 // Work is a running unit's handle on the engine.
 type Work struct {
+	ctx   context.Context
 	env   *Env
 	ph    *phaseState
 	held  int64 // slots this unit holds (0 or 1)
@@ -303,7 +320,7 @@ func (e *Env) start(ctx context.Context, ph *phaseState) (Unit, bool) {
 // do runs one unit, journals a unit-level failure as its rejection, and
 // gives back the slot.
 func (e *Env) do(ctx context.Context, ph *phaseState, u Unit) error {
-	w := &Work{env: e, ph: ph, held: 1}
+	w := &Work{ctx: ctx, env: e, ph: ph, held: 1}
 	err := u.Do(ctx, w)
 	if reason := RejectReason(err); reason != "" {
 		err = w.Commit(Entry{Unit: u.ID, Reason: reason, Prov: u.Prov})
@@ -344,6 +361,28 @@ func (w *Work) Claim(ctx context.Context) bool {
 // gives back the slot the unit held.
 func (w *Work) Commit(entries ...Entry) error {
 	ph := w.ph
+	gate := w.env.Gate
+	var admitted []string
+	if gate != nil {
+		entries = slices.Clone(entries)
+		for i, en := range entries {
+			if !en.accepted() {
+				continue
+			}
+			reason, err := gate.Admit(w.ctx, en.Unit, en.Rows)
+			if err != nil {
+				for _, u := range admitted {
+					gate.Settle(u, false)
+				}
+				return fmt.Errorf("admit %s: %w", en.Unit, err)
+			}
+			if reason != "" {
+				entries[i].Rows, entries[i].Reason = nil, reason
+				continue
+			}
+			admitted = append(admitted, en.Unit)
+		}
+	}
 	want := int64(0)
 	for _, en := range entries {
 		if en.accepted() {
@@ -374,6 +413,19 @@ func (w *Work) Commit(entries ...Entry) error {
 		}
 		out[i] = en
 	}
+	err := w.journalAll(out)
+	if gate != nil {
+		for _, en := range out {
+			if slices.Contains(admitted, en.Unit) {
+				gate.Settle(en.Unit, err == nil && en.accepted())
+			}
+		}
+	}
+	return err
+}
+
+// journalAll writes out's entries, the first (the marker) last.
+func (w *Work) journalAll(out []Entry) error {
 	if len(out) == 0 {
 		return nil
 	}
