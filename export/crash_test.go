@@ -2,6 +2,7 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -42,7 +43,7 @@ func runChild(mode string) error {
 		if os.Getenv("CHILD_SLOW_PUBLISH") != "" {
 			publishHook = func(string) { time.Sleep(30 * time.Millisecond) }
 		}
-		_, err := Export(dir, crashExportOpts)
+		_, err := Export(context.Background(), dir, crashExportOpts)
 		return err
 	case "mountns":
 		return childMountNS(os.Getenv("CHILD_CASE"), dir)
@@ -123,7 +124,7 @@ func TestCrashDuringAppend(t *testing.T) {
 		ok(t, r.Add(unitID(i), Provenance{}, crashRow(i)))
 	}
 	ok(t, r.Close())
-	_, err := Export(ref, ExportOptions{})
+	_, err := Export(context.Background(), ref, ExportOptions{})
 	ok(t, err)
 
 	dir := filepath.Join(base, "crashy")
@@ -184,7 +185,7 @@ func TestCrashDuringAppend(t *testing.T) {
 	if c.Accepted != n || c.Generated != n {
 		t.Fatalf("counts after crashes = %+v, want %d", c, n)
 	}
-	res, err := Export(dir, ExportOptions{})
+	res, err := Export(context.Background(), dir, ExportOptions{})
 	ok(t, err)
 	if res.Configs[0].Rows != n {
 		t.Fatalf("exported %d rows, want %d", res.Configs[0].Rows, n)
@@ -210,7 +211,7 @@ func TestCrashDuringExport(t *testing.T) {
 	// Same base name everywhere: the card's title is the directory's name.
 	ref := filepath.Join(base, "ref", "run")
 	copyRun(t, src, ref)
-	_, err := Export(ref, crashExportOpts)
+	_, err := Export(context.Background(), ref, crashExportOpts)
 	ok(t, err)
 	want := hashTree(t, ref)
 	delete(want, manifestFile) // identical anyway; journal compared separately
@@ -247,7 +248,7 @@ func TestCrashDuringExport(t *testing.T) {
 			}
 			equalMaps(t, "journal after a killed export", hashTree(t, filepath.Join(dir, journalDir)), journal)
 
-			_, err := Export(dir, crashExportOpts)
+			_, err := Export(context.Background(), dir, crashExportOpts)
 			ok(t, err)
 			got := hashTree(t, dir)
 			for k := range got {

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,7 +72,7 @@ func TestDiskFullDuringExport(t *testing.T) {
 	r := mustOpen(t, dir, testManifest(), false)
 	addSFT(t, r, 0, 300)
 	ok(t, r.Close())
-	_, err := Export(dir, ExportOptions{MaxShardBytes: 64 << 10})
+	_, err := Export(context.Background(), dir, ExportOptions{MaxShardBytes: 64 << 10})
 	ok(t, err)
 	before := hashTree(t, dir)
 
@@ -81,7 +82,7 @@ func TestDiskFullDuringExport(t *testing.T) {
 	ok(t, r.Close())
 	withJournal := hashTree(t, dir)
 	failWritesAfter(t, 10<<10)
-	_, err = Export(dir, ExportOptions{MaxShardBytes: 64 << 10})
+	_, err = Export(context.Background(), dir, ExportOptions{MaxShardBytes: 64 << 10})
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "disk is full") {
 		t.Fatalf("Export on a full disk = %v, want ENOSPC with a hint", err)
 	}
@@ -129,7 +130,7 @@ func TestReadOnlyDir(t *testing.T) {
 	ok(t, os.Chmod(dir, 0o555))
 	defer os.Chmod(dir, 0o755)
 
-	_, err := Export(dir, ExportOptions{})
+	_, err := Export(context.Background(), dir, ExportOptions{})
 	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "writable --out") {
 		t.Fatalf("Export into a read-only dir = %v", err)
 	}

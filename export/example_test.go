@@ -1,6 +1,7 @@
 package export_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -28,7 +29,7 @@ func Example() {
 	}
 	run.Finish()
 	run.Close()
-	if _, err := export.Export("out/my-run", export.ExportOptions{}); err != nil {
+	if _, err := export.Export(context.Background(), "out/my-run", export.ExportOptions{}); err != nil {
 		log.Fatal(err)
 	}
 }

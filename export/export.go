@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -124,7 +125,13 @@ type ConfigResult struct {
 // place when complete; shards of a previous export that are no longer part
 // of the dataset are removed. Export never writes to the journal, and can
 // run while a command is still appending (it exports what is durable).
-func Export(dir string, opts ExportOptions) (*ExportResult, error) {
+//
+// Export stops soon after ctx is done (between batches of rows) and returns
+// an error that wraps ctx.Err(); it then has published nothing, so the
+// files of a previous export stay as they were. Once it starts moving files
+// into place (a few renames) it finishes, so a dataset folder is never left
+// half published by a cancellation.
+func Export(ctx context.Context, dir string, opts ExportOptions) (*ExportResult, error) {
 	dir = filepath.Clean(dir)
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -149,7 +156,13 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 	if o.SkipDamaged {
 		mode = scanSkipDamaged
 	}
+	lines := 0
 	scan, err := scanJournal(jdir, mode, func(pos linePos, h header, line []byte) error {
+		if lines++; lines%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		first, err := st.apply(h, line)
 		if err != nil || !first || h.kind != kindRow {
 			return err
@@ -186,7 +199,7 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 	}
 
 	for _, p := range plans {
-		cr, err := p.write(jdir, filepath.Join(staging, p.dir), &o)
+		cr, err := p.write(ctx, jdir, filepath.Join(staging, p.dir), &o)
 		if err != nil {
 			return nil, fmt.Errorf("export %s: config %s: %w", dir, p.name, err)
 		}
@@ -195,6 +208,11 @@ func Export(dir string, opts ExportOptions) (*ExportResult, error) {
 
 	card, err := renderCard(m, res, &o)
 	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	// Last chance to stop: from here on files move into place, and a
+	// cancellation would leave a mix of this export and the previous one.
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("export %s: %w", dir, err)
 	}
 	if err := publish(dir, staging, res.Configs); err != nil {
@@ -278,13 +296,13 @@ func planNames(plans []configPlan) string {
 	return s
 }
 
-func (p configPlan) write(jdir, outDir string, o *ExportOptions) (*ConfigResult, error) {
+func (p configPlan) write(ctx context.Context, jdir, outDir string, o *ExportOptions) (*ConfigResult, error) {
 	total := int64(len(p.ix.ents))
 	var progress func(int64)
 	if o.Progress != nil {
 		progress = func(done int64) { o.Progress(p.name, done, total) }
 	}
-	out, err := p.spec.write(jdir, outDir, p.ix, o, progress)
+	out, err := p.spec.write(ctx, jdir, outDir, p.ix, o, progress)
 	if err != nil {
 		return nil, err
 	}

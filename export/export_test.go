@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,7 +202,7 @@ func TestExportReadBack(t *testing.T) {
 	mixedRun(t, dir, order)
 
 	const rg, shard = 8 << 10, 40 << 10
-	res, err := Export(dir, ExportOptions{MaxRowGroupBytes: rg, MaxShardBytes: shard, License: "cc-by-4.0", Language: []string{"en"}})
+	res, err := Export(context.Background(), dir, ExportOptions{MaxRowGroupBytes: rg, MaxShardBytes: shard, License: "cc-by-4.0", Language: []string{"en"}})
 	ok(t, err)
 	want := expected(n)
 
@@ -372,10 +373,10 @@ func TestExportDeterministic(t *testing.T) {
 	}
 	mixedRun(t, a, seq)
 	opts := ExportOptions{MaxRowGroupBytes: 16 << 10, MaxShardBytes: 64 << 10}
-	_, err := Export(a, opts)
+	_, err := Export(context.Background(), a, opts)
 	ok(t, err)
 	first := hashTree(t, a)
-	_, err = Export(a, opts)
+	_, err = Export(context.Background(), a, opts)
 	ok(t, err)
 	second := hashTree(t, a)
 	equalMaps(t, "re-export of the same run", second, first)
@@ -409,7 +410,7 @@ func TestExportDeterministic(t *testing.T) {
 	}
 	wg.Wait()
 	ok(t, r.Close())
-	_, err = Export(b, opts)
+	_, err = Export(context.Background(), b, opts)
 	ok(t, err)
 	equalMaps(t, "export of the same units in another order", parquetTree(t, b), parquetTree(t, a))
 }
@@ -421,13 +422,13 @@ func TestExportReplacesStaleShards(t *testing.T) {
 	r := mustOpen(t, dir, testManifest(), false)
 	addSFT(t, r, 0, 200)
 	ok(t, r.Close())
-	res, err := Export(dir, ExportOptions{MaxRowGroupBytes: 8 << 10, MaxShardBytes: 20 << 10})
+	res, err := Export(context.Background(), dir, ExportOptions{MaxRowGroupBytes: 8 << 10, MaxShardBytes: 20 << 10})
 	ok(t, err)
 	if len(res.Configs[0].Files) < 3 {
 		t.Fatalf("%d shards, want several", len(res.Configs[0].Files))
 	}
 	ok(t, os.WriteFile(filepath.Join(dir, "data", "notes.txt"), []byte("mine"), 0o644))
-	res, err = Export(dir, ExportOptions{})
+	res, err = Export(context.Background(), dir, ExportOptions{})
 	ok(t, err)
 	ents, err := os.ReadDir(filepath.Join(dir, "data"))
 	ok(t, err)
@@ -447,12 +448,12 @@ func TestExportOptionsAndErrors(t *testing.T) {
 	t.Run("default config", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "run")
 		mixedRun(t, dir, []int{0, 1, 2, 3, 5, 6})
-		res, err := Export(dir, ExportOptions{DefaultConfig: ConfigPreferences})
+		res, err := Export(context.Background(), dir, ExportOptions{DefaultConfig: ConfigPreferences})
 		ok(t, err)
 		if c := res.Configs[0]; c.Name != ConfigPreferences || c.Dir != "data" || !c.Default {
 			t.Fatalf("first config = %+v", c)
 		}
-		if _, err := Export(dir, ExportOptions{DefaultConfig: "nope"}); err == nil || !strings.Contains(err.Error(), `default config "nope"`) {
+		if _, err := Export(context.Background(), dir, ExportOptions{DefaultConfig: "nope"}); err == nil || !strings.Contains(err.Error(), `default config "nope"`) {
 			t.Fatalf("bad default config: %v", err)
 		}
 	})
@@ -461,12 +462,12 @@ func TestExportOptionsAndErrors(t *testing.T) {
 		r := mustOpen(t, dir, testManifest(), false)
 		ok(t, r.Reject("a", "too similar", Provenance{}))
 		ok(t, r.Close())
-		if _, err := Export(dir, ExportOptions{}); !errors.Is(err, errNoRows) {
+		if _, err := Export(context.Background(), dir, ExportOptions{}); !errors.Is(err, errNoRows) {
 			t.Fatalf("Export = %v, want no rows", err)
 		}
 	})
 	t.Run("not a run", func(t *testing.T) {
-		if _, err := Export(t.TempDir(), ExportOptions{}); err == nil || !strings.Contains(err.Error(), "run.json") {
+		if _, err := Export(context.Background(), t.TempDir(), ExportOptions{}); err == nil || !strings.Contains(err.Error(), "run.json") {
 			t.Fatalf("Export = %v", err)
 		}
 	})
@@ -475,7 +476,7 @@ func TestExportOptionsAndErrors(t *testing.T) {
 		r := mustOpen(t, dir, testManifest(), false)
 		defer r.Close()
 		addSFT(t, r, 0, 20)
-		res, err := Export(dir, ExportOptions{})
+		res, err := Export(context.Background(), dir, ExportOptions{})
 		ok(t, err)
 		if res.Configs[0].Rows != 20 {
 			t.Fatalf("exported %d rows of an open run, want 20", res.Configs[0].Rows)
@@ -489,4 +490,55 @@ func TestSizeCategory(t *testing.T) {
 			t.Errorf("sizeCategory(%d) = %s, want %s", n, got, want)
 		}
 	}
+}
+
+// TestExportCancel: a cancelled export stops between batches of rows,
+// publishes nothing (the previous export's files stay byte for byte) and
+// clears its staging directory.
+func TestExportCancel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	r := mustOpen(t, dir, testManifest(), false)
+	addSFT(t, r, 0, 3000)
+	ok(t, r.Close())
+
+	t.Run("before it starts", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Export(ctx, dir, ExportOptions{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Export = %v, want context.Canceled", err)
+		}
+		for _, p := range []string{"README.md", defaultDataDir, stagingDir} {
+			if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+				t.Fatalf("a cancelled first export left %s (%v)", p, err)
+			}
+		}
+	})
+
+	t.Run("midway", func(t *testing.T) {
+		_, err := Export(context.Background(), dir, ExportOptions{MaxRowGroupBytes: 64 << 10, MaxShardBytes: 1 << 20})
+		ok(t, err)
+		before := hashTree(t, dir)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var last, afterCancel int64
+		// Other shard sizes: a completed export would replace every file.
+		_, err = Export(ctx, dir, ExportOptions{MaxRowGroupBytes: 32 << 10, MaxShardBytes: 256 << 10,
+			Progress: func(_ string, done, total int64) {
+				if ctx.Err() != nil {
+					afterCancel++
+				}
+				last = done
+				if done >= 512 {
+					cancel()
+				}
+			}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Export = %v, want context.Canceled", err)
+		}
+		if afterCancel > 0 || last >= 3000 {
+			t.Fatalf("export went on after the cancel: %d progress calls after it, %d of 3000 rows", afterCancel, last)
+		}
+		equalMaps(t, "run after a cancelled re-export", hashTree(t, dir), before)
+	})
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -144,10 +145,10 @@ func TestDamageNotTail(t *testing.T) {
 				if _, err := OpenRun(dir, testManifest(), false); !errors.As(err, new(*DamagedJournalError)) {
 					t.Fatalf("OpenRun = %v, want a *DamagedJournalError", err)
 				}
-				if _, err := Export(dir, ExportOptions{}); !errors.As(err, new(*DamagedJournalError)) {
+				if _, err := Export(context.Background(), dir, ExportOptions{}); !errors.As(err, new(*DamagedJournalError)) {
 					t.Fatalf("Export = %v, want a *DamagedJournalError", err)
 				}
-				res, err := Export(dir, ExportOptions{SkipDamaged: true})
+				res, err := Export(context.Background(), dir, ExportOptions{SkipDamaged: true})
 				ok(t, err)
 				if res.Configs[0].Rows != 2 || res.SkippedLines != 1 {
 					t.Fatalf("skip-damaged export: %d rows, %d lines skipped; want 2 and 1", res.Configs[0].Rows, res.SkippedLines)
@@ -265,7 +266,7 @@ func TestDamageInsideJournal(t *testing.T) {
 		}
 	}
 
-	_, err := Export(dir, ExportOptions{})
+	_, err := Export(context.Background(), dir, ExportOptions{})
 	checkErr(t, "Export", err)
 	if _, err := os.Stat(filepath.Join(dir, "README.md")); !os.IsNotExist(err) {
 		t.Fatalf("Export of a damaged journal wrote a card: %v", err)
@@ -281,7 +282,7 @@ func TestDamageInsideJournal(t *testing.T) {
 
 	checkErr(t, "ReadRows", ReadRows(dir, func(string, []Row) error { return nil }))
 
-	res, err := Export(dir, ExportOptions{SkipDamaged: true})
+	res, err := Export(context.Background(), dir, ExportOptions{SkipDamaged: true})
 	ok(t, err)
 	if res.Configs[0].Rows != 19 || res.Counts.Accepted != 19 {
 		t.Fatalf("skip-damaged export: %d rows, %d accepted; want 19", res.Configs[0].Rows, res.Counts.Accepted)

@@ -3,6 +3,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func childMountNS(tcase, dir string) error {
 		parent := filepath.Dir(dir)
 		mount(parent, parent, "", syscall.MS_BIND, "")
 		mount("", parent, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
-		_, err := Export(dir, ExportOptions{})
+		_, err := Export(context.Background(), dir, ExportOptions{})
 		fmt.Printf("export: %v\n", err)
 		_, err = OpenRun(dir, testManifest(), false)
 		fmt.Printf("open: %v\n", err)
@@ -94,7 +95,7 @@ func childMountNS(tcase, dir string) error {
 		if err != nil {
 			return err
 		}
-		_, err = Export(run, ExportOptions{})
+		_, err = Export(context.Background(), run, ExportOptions{})
 		fmt.Printf("export: %v\n", err)
 		after, err := os.ReadFile(filepath.Join(run, journalDir, segmentName(1, journalExt)))
 		if err != nil {

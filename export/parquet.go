@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,8 +43,9 @@ type rowBatch[Out any] struct {
 
 // writeConfig streams the rows of ix (sorted by unit id) into Parquet shards
 // in outDir. Decoding runs on a few workers; results are written in index
-// order, so output bytes do not depend on scheduling.
-func writeConfig[In, Out any](jdir, outDir string, ix *rowIndex, project projector[In, Out], o *ExportOptions, progress func(int64)) (*configOutput, error) {
+// order, so output bytes do not depend on scheduling. It stops between
+// batches of rows once ctx is done, removing what it wrote.
+func writeConfig[In, Out any](ctx context.Context, jdir, outDir string, ix *rowIndex, project projector[In, Out], o *ExportOptions, progress func(int64)) (*configOutput, error) {
 	if err := mkdirAll(outDir); err != nil {
 		return nil, err
 	}
@@ -137,9 +139,14 @@ func writeConfig[In, Out any](jdir, outDir string, ix *rowIndex, project project
 
 	var werr error
 	for res := range order {
-		b := <-res
 		if werr != nil {
+			// Stopping: drain without waiting, since the reader may have
+			// queued a batch it then never handed to a worker.
 			continue
+		}
+		b := <-res
+		if b.err == nil {
+			b.err = ctx.Err()
 		}
 		if b.err != nil {
 			werr = b.err

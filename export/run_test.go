@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -173,7 +174,7 @@ func TestDuplicatesFirstWins(t *testing.T) {
 	if c.Accepted != 40 || c.Generated != 40 || c.Rows[ConfigSFT] != 40 {
 		t.Fatalf("counts = %+v, want 40 accepted", c)
 	}
-	res, err := Export(dir, ExportOptions{})
+	res, err := Export(context.Background(), dir, ExportOptions{})
 	ok(t, err)
 	if res.Configs[0].Rows != 40 {
 		t.Fatalf("exported %d rows, want 40", res.Configs[0].Rows)
@@ -353,7 +354,7 @@ func TestRepairString(t *testing.T) {
 func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	mixedRun(t, dir, []int{0, 1, 2, 3, 4, 5})
-	res, err := Export(dir, ExportOptions{})
+	res, err := Export(context.Background(), dir, ExportOptions{})
 	ok(t, err)
 	files := []string{manifestFile, "README.md"}
 	for _, c := range res.Configs {

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 )
 
@@ -20,7 +21,7 @@ type configSpec struct {
 	// (configs commands append only).
 	decode func(json.RawMessage) (Row, error)
 	// write streams the rows of a (sorted) index to Parquet shards.
-	write func(jdir, outDir string, ix *rowIndex, o *ExportOptions, progress func(int64)) (*configOutput, error)
+	write func(ctx context.Context, jdir, outDir string, ix *rowIndex, o *ExportOptions, progress func(int64)) (*configOutput, error)
 }
 
 // primary makes the spec of a config commands append as rows of type R;
@@ -39,8 +40,8 @@ func primary[R Row, In, Out any](name string, project projector[In, Out], use st
 // config from.
 func derivedFrom[In, Out any](from, name string, project projector[In, Out], use string, tags ...string) *configSpec {
 	return &configSpec{name: name, from: from, use: use, tags: tags,
-		write: func(jdir, outDir string, ix *rowIndex, o *ExportOptions, progress func(int64)) (*configOutput, error) {
-			return writeConfig(jdir, outDir, ix, project, o, progress)
+		write: func(ctx context.Context, jdir, outDir string, ix *rowIndex, o *ExportOptions, progress func(int64)) (*configOutput, error) {
+			return writeConfig(ctx, jdir, outDir, ix, project, o, progress)
 		}}
 }
 

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -24,7 +25,7 @@ func goldenRun(t *testing.T) (string, *ExportResult) {
 		order[i] = len(order) - 1 - i
 	}
 	mixedRun(t, dir, order)
-	res, err := Export(dir, ExportOptions{MaxRowGroupBytes: 4 << 10, MaxShardBytes: 16 << 10})
+	res, err := Export(context.Background(), dir, ExportOptions{MaxRowGroupBytes: 4 << 10, MaxShardBytes: 16 << 10})
 	ok(t, err)
 	if len(res.Configs) != len(knownConfigs) {
 		t.Fatalf("golden run exports %d configs, want all %d", len(res.Configs), len(knownConfigs))

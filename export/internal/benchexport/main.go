@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -143,7 +144,7 @@ func doExport(dir string) error {
 	}
 	in := dirSize(filepath.Join(dir, "journal"))
 	start := time.Now()
-	res, err := export.Export(dir, export.ExportOptions{})
+	res, err := export.Export(context.Background(), dir, export.ExportOptions{})
 	if err != nil {
 		return err
 	}
