@@ -67,3 +67,18 @@ var ReasonMeanings = map[string]string{
 	ReasonQueryTruncated: "magpie: the query ran past its token budget (--query-max-tokens)",
 	ReasonDuplicateQuery: "magpie: the query repeats an earlier one exactly",
 }
+
+// Preferences (prefer).
+const (
+	ReasonJudgeUnparseable  = "judge_unparseable"
+	ReasonJudgeWrongCount   = "judge_wrong_count"
+	ReasonTooFewCompletions = "too_few_completions"
+	ReasonJudgeBadRanking   = "judge_bad_ranking"
+)
+
+func init() {
+	ReasonMeanings[ReasonJudgeUnparseable] = "prefer: the judge's reply held no usable verdict (neither the JSON schema nor the free-text parsers read it), even after retries with new seeds; the prompt yields no pair"
+	ReasonMeanings[ReasonJudgeWrongCount] = "prefer: the judge rated a different number of completions than it was shown; the prompt yields no pair"
+	ReasonMeanings[ReasonTooFewCompletions] = "prefer: fewer than two completions of the prompt survived (the others were empty, cut off or too long), so nothing could be compared"
+	ReasonMeanings[ReasonJudgeBadRanking] = "prefer: the judge's ranking was not an order of all the answers (a number missing or repeated)"
+}
