@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -205,15 +206,16 @@ func (o *SelfInstruct) Run(ctx context.Context, env *Env) error {
 	for _, s := range o.Seeds {
 		st.pool.Add(s.Instruction)
 	}
-	// On resume, the accepted tasks rejoin the pool and the examples.
-	seen := map[string]bool{}
+	// On resume, the accepted tasks rejoin the pool and the examples, in
+	// unit order: the order an uninterrupted run added them in, so the
+	// examples a step samples do not depend on where a crash fell.
+	type accepted struct{ unit, task string }
+	var found []accepted
 	err := env.Run.Rows(func(unit string, rows []export.Row) error {
 		for _, r := range rows {
 			if sft, ok := r.(export.SFT); ok {
-				if task, ok := sft.Metadata["instruction"].(string); ok && !seen[task] {
-					seen[task] = true
-					st.pool.Add(task)
-					st.machine = append(st.machine, task)
+				if task, ok := sft.Metadata["instruction"].(string); ok {
+					found = append(found, accepted{unit, task})
 				}
 			}
 		}
@@ -222,7 +224,16 @@ func (o *SelfInstruct) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return fmt.Errorf("rebuild the task pool: %w", err)
 	}
-	return env.runPhases(ctx, &Phase{
+	slices.SortFunc(found, func(a, b accepted) int { return strings.Compare(a.unit, b.unit) })
+	seen := map[string]bool{}
+	for _, a := range found {
+		if !seen[a.task] {
+			seen[a.task] = true
+			st.pool.Add(a.task)
+			st.machine = append(st.machine, a.task)
+		}
+	}
+	return env.RunPhases(ctx, &Phase{
 		Model: o.model, Method: o.Name(), Target: int64(o.Count), Accepted: env.Run.Counts().Accepted,
 		StallAfter: StallSteps,
 		StallHint:  "the model keeps repeating itself or failing the filters (try a higher --temperature, another model, or a higher --rouge-threshold)",
