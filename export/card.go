@@ -58,7 +58,7 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 		mdText(m.Version), mdCode(m.Method))
 
 	writeConfigsSection(&b, res, o.Repo)
-	writeHowMade(&b, m, res.Counts, exportNotes(res))
+	writeHowMade(&b, m, res.Counts, exportNotes(res), o.ReasonMeanings)
 	writeSamples(&b, res)
 
 	b.WriteString("## Reproduce\n\n")
@@ -138,7 +138,7 @@ func exportNotes(res *ExportResult) []string {
 		res.SkippedLines, res.SkippedBytes, strings.Join(files, ", "))}
 }
 
-func writeHowMade(b *strings.Builder, m *Manifest, c Counts, extra []string) {
+func writeHowMade(b *strings.Builder, m *Manifest, c Counts, extra []string, meanings map[string]string) {
 	b.WriteString("## How it was made\n\n")
 	fmt.Fprintf(b, "- **Method:** %s\n", mdCode(m.Method))
 	fmt.Fprintf(b, "- **Seed:** %d (per-unit seeds derive from it and are in the `seed` column)\n", m.Seed)
@@ -151,6 +151,13 @@ func writeHowMade(b *strings.Builder, m *Manifest, c Counts, extra []string) {
 		fmt.Fprintf(b, " (%s)", strings.Join(parts, "; "))
 	}
 	b.WriteString("\n")
+	if len(c.Rejected) > 0 && len(meanings) > 0 {
+		b.WriteString("\n| rejected because | units | meaning |\n|---|---:|---|\n")
+		for _, r := range slices.Sorted(maps.Keys(c.Rejected)) {
+			fmt.Fprintf(b, "| %s | %d | %s |\n", mdCode(r), c.Rejected[r], mdText(meanings[r]))
+		}
+		b.WriteString("\n")
+	}
 	if !m.Started.IsZero() {
 		fmt.Fprintf(b, "- **Run:** started %s", m.Started.UTC().Format(time.RFC3339))
 		if !m.Finished.IsZero() {

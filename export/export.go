@@ -18,6 +18,9 @@ type ExportOptions struct {
 	License string
 	// PrettyName is the card title; default the run directory's name.
 	PrettyName string
+	// ReasonMeanings explains each rejection reason in one line; the card
+	// then lists the rejections as a table with their meaning.
+	ReasonMeanings map[string]string
 	// Language lists ISO 639-1 codes for the card; empty leaves them out.
 	Language []string
 	// Repo is the Hub repository id ("user/name") the card's loading

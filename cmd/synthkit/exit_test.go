@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,5 +68,47 @@ func TestExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExportDamagedJournal: damage inside a journal is refused with the
+// byte range and the fix; --skip-damaged exports the rest and says so; the
+// card explains every rejection reason.
+func TestExportDamagedJournal(t *testing.T) {
+	host := ollamatest.Host(t)
+	base := t.TempDir()
+	prompts := filepath.Join(base, "prompts.txt")
+	var lines []string
+	for i := 0; i < 12; i++ {
+		lines = append(lines, "Say something about the number "+strconv.Itoa(i)+".")
+	}
+	lines = append(lines, strings.Repeat("Make this prompt far too long for the context window. ", 400))
+	os.WriteFile(prompts, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	out := filepath.Join(base, "run")
+	code, _, errOut := runCLI(t, "respond", "--prompts", prompts, "--models", ollamatest.TinyModel, "--out", out,
+		"--num-predict", "64", "--num-ctx", "1024", "--concurrency", "2", "--ollama", host)
+	if code != exitOK {
+		t.Fatalf("respond exit %d: %s", code, errOut)
+	}
+	card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+	if !strings.Contains(string(card), "| `prompt_too_long` | 1 | the prompt did not fit the context window") {
+		t.Errorf("card lacks the explained rejection:\n%s", card)
+	}
+	segs, _ := filepath.Glob(filepath.Join(out, "journal", "*.jsonl"))
+	data, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := len(data) / 2
+	copy(data[mid:], "XXXX")
+	os.WriteFile(segs[0], data, 0o644)
+
+	code, _, errOut = runCLI(t, "export", out)
+	if code != exitError || !strings.Contains(errOut, "damaged") || !strings.Contains(errOut, "--skip-damaged") {
+		t.Fatalf("export of a damaged journal: exit %d\n%s", code, errOut)
+	}
+	code, stdout, errOut := runCLI(t, "export", out, "--skip-damaged")
+	if code != exitOK || !strings.Contains(stdout, "skipped 1 damaged journal line") {
+		t.Fatalf("export --skip-damaged: exit %d\n%s\n%s", code, stdout, errOut)
 	}
 }

@@ -215,9 +215,15 @@ func finish(ctx context.Context, run *export.Run, conn *Conn, runErr error, targ
 
 // ExportRun writes Parquet and the card and says where.
 func ExportRun(ctx context.Context, dir string, opts export.ExportOptions, out io.Writer) (*export.ExportResult, error) {
+	if opts.ReasonMeanings == nil {
+		opts.ReasonMeanings = prompts.ReasonMeanings
+	}
 	res, err := export.Export(ctx, dir, opts)
 	if err != nil {
 		return nil, err
+	}
+	if res.SkippedLines > 0 {
+		fmt.Fprintf(out, "skipped %d damaged journal line(s) (%d bytes); the card says so\n", res.SkippedLines, res.SkippedBytes)
 	}
 	for _, c := range res.Configs {
 		fmt.Fprintf(out, "%-22s %7d rows  %s\n", c.Name, c.Rows, strings.Join(c.Files, " "))
