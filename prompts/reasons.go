@@ -82,3 +82,22 @@ func init() {
 	ReasonMeanings[ReasonTooFewCompletions] = "prefer: fewer than two completions of the prompt survived (the others were empty, cut off or too long), so nothing could be compared"
 	ReasonMeanings[ReasonJudgeBadRanking] = "prefer: the judge's ranking was not an order of all the answers (a number missing or repeated)"
 }
+
+// Critique (Constitutional AI critique → revision) and RLAIF labels.
+const (
+	ReasonCritiqueOffFormat = "critique_off_format"
+	ReasonRevisionOffFormat = "revision_off_format"
+	ReasonCritiqueNoRounds  = "no_round_succeeded"
+	ReasonLabelOffFormat    = "label_off_format"
+	ReasonLabelTie          = "label_tie"
+	ReasonUnstablePrinciple = "unstable_principle"
+)
+
+func init() {
+	ReasonMeanings[ReasonCritiqueOffFormat] = "critique: a round's critique was empty or off-format (under three words), even after retries with new seeds; the trace went on from the latest answer"
+	ReasonMeanings[ReasonRevisionOffFormat] = "critique: a round's revision was empty, repeated the critique or only said nothing needed changing, even after retries with new seeds; the trace went on from the latest answer"
+	ReasonMeanings[ReasonCritiqueNoRounds] = "critique: every critique → revision round of the prompt failed, so there was no trace to write"
+	ReasonMeanings[ReasonLabelOffFormat] = "rlaif: the judge never answered A or B for one of the two orders, even after retries with new seeds"
+	ReasonMeanings[ReasonLabelTie] = "rlaif: the soft label was too close to 50% to pick a chosen answer (kept in the ratings config)"
+	ReasonMeanings[ReasonUnstablePrinciple] = "rlaif: the pair was labelled under a principle whose verdict flipped more often than --drop-unstable when the answers swapped places (kept in the ratings config)"
+}

@@ -1,0 +1,254 @@
+package prompts
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"synthkit/export"
+	"synthkit/local"
+	"synthkit/prompts/inputs"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestSoftLabelArithmetic(t *testing.T) {
+	lp := func(tok string, l float64, top ...local.TokenLogprob) local.TokenLogprob {
+		return local.TokenLogprob{Token: tok, Logprob: l, Top: top}
+	}
+	top := func(tok string, l float64) local.TokenLogprob { return local.TokenLogprob{Token: tok, Logprob: l} }
+	// Two spellings of A add up; normalised over A and B only.
+	p, ok := SoftLabelFromLogprobs([]local.TokenLogprob{lp(" A", -0.5, top(" A", -0.5), top("A", -2), top(" B", -1.5), top("The", -3))})
+	wantA := math.Log(math.Exp(-0.5) + math.Exp(-2))
+	if !ok || !near(p, math.Exp(wantA)/(math.Exp(wantA)+math.Exp(-1.5))) {
+		t.Fatalf("P(A) = %v, %v", p, ok)
+	}
+	// The letter may come after an opening parenthesis.
+	p, ok = SoftLabelFromLogprobs([]local.TokenLogprob{lp("(", -0.1, top("(", -0.1), top("I", -3)), lp("B", -0.2, top("B", -0.2), top("A", -1.8))})
+	if !ok || !near(p, math.Exp(-1.8)/(math.Exp(-1.8)+math.Exp(-0.2))) {
+		t.Fatalf("P(A) after '(' = %v, %v", p, ok)
+	}
+	// A letter missing from the list gets the smallest listed logprob.
+	p, _ = SoftLabelFromLogprobs([]local.TokenLogprob{lp("A", -0.1, top("A", -0.1), top("Sure", -4))})
+	if !near(p, math.Exp(-0.1)/(math.Exp(-0.1)+math.Exp(-4))) {
+		t.Fatalf("P(A) with B missing = %v", p)
+	}
+	if _, ok := SoftLabelFromLogprobs([]local.TokenLogprob{lp("Sure", -0.1, top("Sure", -0.1))}); ok {
+		t.Fatal("a reply without A or B gave a label")
+	}
+	// Both orders: A first says 0.8 for the first, B first says 0.3 for
+	// the first (so 0.7 for A).
+	if got := CombineOrders(0.8, 0.3); !near(got, 0.75) {
+		t.Fatalf("CombineOrders = %v", got)
+	}
+	if got := ClampLabel(0.9, &[2]float64{0.4, 0.6}); got != 0.6 {
+		t.Fatalf("clamp = %v", got)
+	}
+	if got := ClampLabel(0.1, &[2]float64{0.4, 0.6}); got != 0.4 {
+		t.Fatalf("clamp = %v", got)
+	}
+	// Position bias: the first shown wins in both orders.
+	biased := Label{FirstAB: 1, FirstBA: 1, PA: CombineOrders(1, 1)}
+	if !biased.Flipped() || !biased.Tie() {
+		t.Fatalf("a judge that always picks the first shown must flip and tie: %+v", biased)
+	}
+	steady := Label{FirstAB: 0.9, FirstBA: 0.2, PA: CombineOrders(0.9, 0.2)}
+	if steady.Flipped() || steady.Tie() {
+		t.Fatalf("a consistent label flipped or tied: %+v", steady)
+	}
+}
+
+// judgeModel answers the RLAIF judge. Under a principle whose question
+// says BIASED it always picks the first shown; otherwise it prefers the
+// reply that says "good". With logprobs it returns first-token
+// log-probabilities instead of sampling.
+func judgeModel(logprobs bool) *convModel {
+	m := &convModel{feats: &local.Features{Logprobs: logprobs}}
+	m.reply = func(r *local.ChatRequest) (*local.Response, error) {
+		p := r.Messages[len(r.Messages)-1].Content
+		body := p[strings.LastIndex(p, "Reply A:"):]
+		firstGood := strings.Index(body, "good") < strings.Index(body, "Reply B:")
+		first := "A"
+		if !strings.Contains(p, "BIASED") && !firstGood {
+			first = "B"
+		}
+		if r.Logprobs {
+			// 0.8 for the good reply when it is shown first, 0.7 when second.
+			pFirst := 0.8
+			if !firstGood {
+				pFirst = 0.3
+			}
+			tok := local.TokenLogprob{Token: first, Logprob: math.Log(max(pFirst, 1-pFirst)),
+				Top: []local.TokenLogprob{{Token: "A", Logprob: math.Log(pFirst)}, {Token: "B", Logprob: math.Log(1 - pFirst)}}}
+			return &local.Response{Content: first, DoneReason: "length", Logprobs: []local.TokenLogprob{tok}}, nil
+		}
+		return text(`{"choice": "` + first + `"}`)
+	}
+	return m
+}
+
+func rlaifPairs(n int) []LabelPair {
+	var out []LabelPair
+	for i := range n {
+		a, b := "a good reply", "a weak reply"
+		if i%2 == 1 {
+			a, b = b, a
+		}
+		out = append(out, LabelPair{Prompt: []local.Message{{Role: "user", Content: "Question " + string(rune('a'+i))}}, A: a, B: b, ModelA: "m1", ModelB: "m2"})
+	}
+	return out
+}
+
+func TestRLAIFLogprobLabels(t *testing.T) {
+	m := judgeModel(true)
+	dir := t.TempDir()
+	run := testRun(t, dir, "rlaif")
+	defer run.Close()
+	c := &Constitution{Principles: []Principle{{Name: "steady", Compare: "Which reply is better?"}}}
+	o := &RLAIF{Judge: "scripted:latest", Pairs: rlaifPairs(2), Constitution: c, Clamp: &[2]float64{0.3, 0.7}}
+	if err := runMethod(&Env{Model: m, Run: run, Workers: 2, Seed: 1}, o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Method != LabelsLogprobs || len(m.reqs) != 4 {
+		t.Fatalf("method %q with %d requests, want logprobs with 2 per pair", o.Method, len(m.reqs))
+	}
+	for _, r := range m.reqs {
+		if !r.Logprobs || r.TopLogprobs == 0 || r.Schema != nil {
+			t.Fatalf("logprob request %+v", r)
+		}
+	}
+	rows := rowsOf(t, dir)
+	for i, pair := range o.Pairs {
+		rating := rows[rlaifLabelUnit(i)][0].(export.Rating)
+		wantA := 0.75 // (0.8 + 0.7) / 2 for the good reply
+		if pair.A != "a good reply" {
+			wantA = 0.25
+		}
+		if !near(rating.Completions[0].Ratings[0].Rating, wantA) || rating.Metadata["label_method"] != LabelsLogprobs {
+			t.Fatalf("pair %d label %+v", i, rating)
+		}
+		pref := rows[rlaifPairUnit(i)][0].(export.Preference)
+		if pref.Chosen[0].Content != "a good reply" || !near(*pref.ScoreChosen, 0.7) || pref.Metadata["principle"] != "steady" ||
+			pref.Metadata["probability"] != 0.7 || pref.Metadata["p_a"] != wantA {
+			t.Fatalf("pair %d preference %+v (%v)", i, pref, pref.Metadata)
+		}
+		if pref.ChosenModel != map[bool]string{true: "m1", false: "m2"}[pair.A == "a good reply"] {
+			t.Fatalf("chosen model %q", pref.ChosenModel)
+		}
+	}
+	if notes := run.Manifest().Notes; !strings.Contains(strings.Join(notes, "\n"), "log-probabilities of A and B") {
+		t.Fatalf("labelling way not noted: %v", notes)
+	}
+}
+
+func TestRLAIFVotesAndStability(t *testing.T) {
+	m := judgeModel(false)
+	dir := t.TempDir()
+	run := testRun(t, dir, "rlaif")
+	defer run.Close()
+	c := &Constitution{Principles: []Principle{
+		{Name: "steady", Compare: "Which reply is better?"},
+		{Name: "biased", Compare: "Which reply is BIASED-better?"},
+	}}
+	drop := 0.5
+	o := &RLAIF{Judge: "scripted:latest", Pairs: rlaifPairs(10), Constitution: c, Votes: 3, DropUnstable: &drop}
+	if err := runMethod(&Env{Model: m, Run: run, Workers: 3, Seed: 2}, o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Method != LabelsVotes || len(m.reqs) != 10*2*3 {
+		t.Fatalf("method %q with %d requests, want votes, 3 per order", o.Method, len(m.reqs))
+	}
+	st := map[string]PrincipleStability{}
+	for _, s := range o.Stability {
+		st[s.Principle] = s
+	}
+	b, s := st["biased"], st["steady"]
+	if b.Labels == 0 || s.Labels == 0 || b.Labels+s.Labels != 10 {
+		t.Fatalf("seed 2 should use both principles: %+v", o.Stability)
+	}
+	if b.FlipRate != 1 || b.TieRate != 1 || s.FlipRate != 0 || s.TieRate != 0 || s.Spread < 0.45 || s.OrderGap != 0 || b.OrderGap != 1 {
+		t.Fatalf("stability %+v", o.Stability)
+	}
+	cn := run.Counts()
+	if cn.Rejected[ReasonUnstablePrinciple] != int64(b.Labels) || cn.Accepted != int64(10+s.Labels) {
+		t.Fatalf("counts %+v with %d biased labels", cn, b.Labels)
+	}
+	for unit, rows := range rowsOf(t, dir) {
+		if p, ok := rows[0].(export.Preference); ok && (p.Chosen[0].Content != "a good reply" || p.Metadata["label_method"] != LabelsVotes) {
+			t.Fatalf("%s: %+v", unit, p)
+		}
+	}
+	table := StabilityTable(o.Stability, &drop)
+	if !strings.Contains(table, "biased") || !strings.Contains(table, "dropped") || strings.Index(table, "biased") > strings.Index(table, "steady") {
+		t.Fatalf("table (least stable first, dropped marked):\n%s", table)
+	}
+	if !strings.Contains(strings.Join(run.Manifest().Notes, "\n"), "biased: "+itoa(b.Labels)+" labels, flip 100%") {
+		t.Fatalf("stability not in the run notes: %v", run.Manifest().Notes)
+	}
+
+	// Without --drop-unstable the biased principle's labels are ties.
+	dir2 := t.TempDir()
+	run2 := testRun(t, dir2, "rlaif")
+	defer run2.Close()
+	if err := runMethod(&Env{Model: judgeModel(false), Run: run2, Workers: 3, Seed: 2},
+		&RLAIF{Judge: "scripted:latest", Pairs: rlaifPairs(10), Constitution: c, Votes: 3, Labels: LabelsVotes}); err != nil {
+		t.Fatal(err)
+	}
+	if got := run2.Counts().Rejected[ReasonLabelTie]; got != int64(b.Labels) {
+		t.Fatalf("ties %d, want %d", got, b.Labels)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestRLAIFOffFormatJudge(t *testing.T) {
+	m := &convModel{reply: func(r *local.ChatRequest) (*local.Response, error) { return text("I like turtles") }}
+	dir := t.TempDir()
+	run := testRun(t, dir, "rlaif")
+	defer run.Close()
+	err := runMethod(&Env{Model: m, Run: run, Workers: 1, Seed: 1, Retries: 0},
+		&RLAIF{Judge: "scripted:latest", Pairs: rlaifPairs(1), Votes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Counts().Rejected[ReasonLabelOffFormat]; got != 1 {
+		t.Fatalf("counts %+v", run.Counts())
+	}
+}
+
+func TestPairsFromRecords(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) *inputs.Set {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		set, err := inputs.Load(p, inputs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	set := write("p.jsonl", `{"prompt": "q1", "chosen": "good", "rejected": "bad"}
+{"prompt": "q2", "completions": ["x", "y", "z"]}
+{"prompt": "q3", "response": "first"}
+{"prompt": "q3", "response": "second"}
+`)
+	pairs, err := PairsFromRecords(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 3 || pairs[0].A != "good" || pairs[1].B != "y" || pairs[2].A != "first" || pairs[2].B != "second" {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	_, err = PairsFromRecords(write("one.jsonl", `{"prompt": "q1", "chosen": "good", "rejected": "bad"}
+{"prompt": "lonely", "response": "only one"}
+`))
+	var ie *inputs.InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "one.jsonl:2") || !strings.Contains(err.Error(), "only one answer") {
+		t.Fatalf("error %v, want one naming one.jsonl:2", err)
+	}
+}
