@@ -39,11 +39,12 @@ import (
 // An Index is not safe for concurrent use on its own; [Store] guards it.
 type Index struct {
 	dim, padded, words int
-	flips          [signatureRounds][]float32
-	sigs           []uint64 // n × words
-	vecs           [][]float32
-	ids            []string
-	workers        int
+	flips              [signatureRounds][]float32
+	sigs               []uint64 // n × words
+	vecs               [][]float32
+	ids                []string
+	workers            int
+	rescoreTop         int // RescoreTop; tests set 0 to check the cut alone
 }
 
 // SignatureBits is the number of bits in a signature.
@@ -72,7 +73,7 @@ func NewIndex(dim int) *Index {
 	for padded < max(dim, SignatureBits) {
 		padded <<= 1
 	}
-	x := &Index{dim: dim, padded: padded, words: SignatureBits / 64, workers: runtime.GOMAXPROCS(0)}
+	x := &Index{dim: dim, padded: padded, words: SignatureBits / 64, workers: runtime.GOMAXPROCS(0), rescoreTop: RescoreTop}
 	rng := rand.New(rand.NewPCG(0x5eed, uint64(dim)))
 	for r := range x.flips {
 		f := make([]float32, padded)
@@ -271,7 +272,7 @@ func (x *Index) finish(q []float32, parts []scanResult) (Neighbor, int) {
 			top[b], top[b-1] = top[b-1], top[b]
 		}
 	}
-	for _, c := range top[:min(len(top), RescoreTop)] {
+	for _, c := range top[:min(len(top), x.rescoreTop)] {
 		rescored++
 		nb := Neighbor{Index: c.i, Similarity: Dot(q, x.vecs[c.i])}
 		if nb.Better(best) {

@@ -25,19 +25,25 @@ func TestIndexAgreesWithExhaustiveScan(t *testing.T) {
 		dim, size int
 		tau       float64
 		clustered bool
+		cutOnly   bool // no top-K rescoring: the Hamming cut alone decides
 	}{
-		{"small, random", 96, 500, 0.9, false},
-		{"small, clustered", 96, 2000, 0.9, true},
-		{"split scan, random", 48, parallelMin + 5000, 0.95, false},
-		{"split scan, clustered, low threshold", 48, parallelMin + 5000, 0.8, true},
+		{"small, random", 96, 500, 0.9, false, false},
+		{"small, clustered", 96, 2000, 0.9, true, false},
+		{"small, random, cut alone", 96, 500, 0.9, false, true},
+		{"small, clustered, cut alone", 96, 2000, 0.95, true, true},
+		{"split scan, random", 48, parallelMin + 5000, 0.95, false, false},
+		{"split scan, clustered, low threshold, cut alone", 48, parallelMin + 5000, 0.8, true, true},
 	}
 	if testing.Short() {
-		tests = tests[:2]
+		tests = tests[:4]
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tt.size), 11))
 			st := newStore(t, tt.dim)
+			if tt.cutOnly {
+				st.idx.rescoreTop = 0
+			}
 			var centers [][]float32
 			for range 50 {
 				centers = append(centers, randUnit(rng, tt.dim))
@@ -105,7 +111,7 @@ func TestIndexPrefilterPrunes(t *testing.T) {
 	}
 	q := randUnit(rng, dim)
 	_, rescored := x.Nearest(q, x.Sign(q), 0.9, n)
-	if rescored > 2*RescoreTop {
+	if rescored > 2*RescoreTop || rescored < RescoreTop {
 		t.Fatalf("a fresh query rescored %d of %d vectors", rescored, n)
 	}
 	// An exact copy is found at Hamming distance 0.

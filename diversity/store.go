@@ -161,3 +161,13 @@ func (s *Store) QueryExact(ctx context.Context, q []float32, k int) ([]Neighbor,
 	}
 	return out, nil
 }
+
+// Each calls fn for every stored vector in the order they were added (fn
+// must not keep or change v).
+func (s *Store) Each(fn func(id string, v []float32)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := range s.idx.Len() {
+		fn(s.idx.ID(i), s.idx.Vector(i))
+	}
+}
