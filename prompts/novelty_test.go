@@ -153,7 +153,7 @@ func TestNoveltyGateAppliesToEveryMethod(t *testing.T) {
 					return topics[n/2] + "<|im_end|>"
 				}).
 				on("", fixed("An answer.")),
-			info: []local.ModelInfo{{Name: "scripted:latest", Template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"}},
+			info:    []local.ModelInfo{{Name: "scripted:latest", Template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"}},
 			minNear: 1,
 		},
 		{
