@@ -35,8 +35,8 @@ func TestCLIUsage(t *testing.T) {
 		{"bad concurrency", []string{"doctor", "--concurrency", "zero"}, exitUsage, "", "--concurrency must be auto or a number"},
 		{"bad timeout", []string{"doctor", "--timeout", "-1s"}, exitUsage, "", "--timeout must be positive"},
 		{"models without subcommand", []string{"models"}, exitUsage, "", "models needs a subcommand"},
-		{"planned command says so", []string{"prefer"}, exitError, "", "not available in this build yet"},
-		{"planned command says so whatever the flags", []string{"prefer", "--model", "x", "--judge", "y"}, exitError, "", "not available in this build yet"},
+		{"planned command says so", []string{"report"}, exitError, "", "not available in this build yet"},
+		{"planned command says so whatever the flags", []string{"report", "--model", "x", "--judge", "y"}, exitError, "", "not available in this build yet"},
 		{"unreachable server", []string{"doctor", "--ollama", "127.0.0.1:1", "--no-start"}, exitNoServer, "", "no Ollama at http://127.0.0.1:1"},
 	}
 	for _, tt := range tests {
