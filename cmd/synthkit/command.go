@@ -37,7 +37,7 @@ func commands() []*command {
 		instructCommand(),
 		respondCommand(),
 		preferCommand(),
-		plannedCommand("critique", "constitutional critique and revision, RLAIF labels", "[6/9] critiques"),
+		critiqueCommand(),
 		plannedCommand("run", "run a recipe: a whole pipeline in one command", "[8/9] recipes"),
 		exportCommand(),
 		plannedCommand("report", "diversity report with plots for a run", "[7/9] diversity"),
