@@ -98,7 +98,7 @@ func modelsPull(ctx context.Context, g *globalOptions, names []string, out, errO
 		err := conn.Client.Pull(ctx, n, bar.update)
 		bar.done()
 		if err != nil {
-			return runner.ModelError(ctx, []string{n}, err)
+			return runner.ModelError(ctx, conn.Client, []string{n}, err)
 		}
 		info, err := conn.Client.Inspect(ctx, n)
 		if err != nil {

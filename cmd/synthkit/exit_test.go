@@ -47,7 +47,7 @@ func TestExitCodes(t *testing.T) {
 		{"no server", append(respond("noserver"), "--ollama", "127.0.0.1:1", "--no-start"), exitNoServer, "no Ollama at", ""},
 		{"not Ollama", append(respond("notollama"), "--ollama", notOllama.URL, "--no-start"), exitNoServer, "not Ollama", ""},
 		{"server lost mid-run", append(respond("lost"), "--ollama", resets, "--retries", "1"), exitNoServer, "run the same command again", ""},
-		{"model missing and cannot be pulled", append(respond("nomodel"), "--models", "no-such-model-zz9"), exitNoModel, "no-such-model-zz9", filepath.Join(base, "nomodel")},
+		{"model missing and cannot be pulled", append(respond("nomodel"), "--models", "no-such-model-zz9"), exitNoModel, "or use one this server has: ", filepath.Join(base, "nomodel")},
 		{"partial: -n not reached", append(respond("partial"), "-n", "10"), exitPartial, "-n 10 was not reached", ""},
 	}
 	for _, tt := range tests {

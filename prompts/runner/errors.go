@@ -37,12 +37,17 @@ func asServerLost(err error) error {
 // not be pulled (exit status 4): unknown to the registry, or no internet.
 type ModelUnavailableError struct {
 	Models []string
-	Err    error
+	// Have lists the models the server has, when it could be asked.
+	Have []string
+	Err  error
 }
 
 func (e *ModelUnavailableError) Error() string {
-	return fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME) or pick a model you have (synthkit models list)",
-		e.Err, strings.Join(e.Models, ", "))
+	msg := fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME)", e.Err, strings.Join(e.Models, ", "))
+	if len(e.Have) == 0 {
+		return msg + "; this server has no models yet"
+	}
+	return msg + " or use one this server has: " + strings.Join(e.Have, ", ")
 }
 
 func (e *ModelUnavailableError) Unwrap() error { return e.Err }
@@ -50,7 +55,7 @@ func (e *ModelUnavailableError) Unwrap() error { return e.Err }
 // ModelError classifies a failure to resolve or pull the run's models: a
 // server that is not there stays a server problem; anything else means
 // the models are not available.
-func ModelError(ctx context.Context, names []string, err error) error {
+func ModelError(ctx context.Context, client *local.Client, names []string, err error) error {
 	var ns *local.NoServerError
 	if ctx.Err() != nil || errors.As(err, &ns) {
 		return err
@@ -58,5 +63,13 @@ func ModelError(ctx context.Context, names []string, err error) error {
 	if lost := asServerLost(err); lost != nil {
 		return lost
 	}
-	return &ModelUnavailableError{Models: names, Err: err}
+	e := &ModelUnavailableError{Models: names, Err: err}
+	if client != nil {
+		if have, lerr := client.ListModels(ctx); lerr == nil {
+			for _, m := range have {
+				e.Have = append(e.Have, m.Name)
+			}
+		}
+	}
+	return e
 }

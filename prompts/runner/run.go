@@ -56,6 +56,8 @@ type Options struct {
 	// PullProgress, when set, shows model downloads; it is called with
 	// done=true once a pull ends.
 	PullProgress func(p local.PullProgress, done bool)
+	// Diversity is the diversity filter (zero: none).
+	Diversity Diversity
 }
 
 // GenerationOptions are the options recorded in run.json and sent with
@@ -82,7 +84,7 @@ type Result struct {
 // kept and exported what it made; [*ServerLostError] when the server went
 // away mid-run; otherwise the failure.
 func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errOut io.Writer) (*Result, error) {
-	refs := m.Models()
+	refs := o.Diversity.models(m.Models())
 	names := make([]string, len(refs))
 	for i, r := range refs {
 		names[i] = r.Name
@@ -96,9 +98,9 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 		o.PullProgress(local.PullProgress{}, true)
 	}
 	if err != nil {
-		return nil, ModelError(ctx, names, err)
+		return nil, ModelError(ctx, conn.Client, names, err)
 	}
-	id, err := m.Prepare(infos)
+	id, err := m.Prepare(infos[:len(m.Models())])
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
@@ -124,6 +126,10 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 	for _, miss := range feats.Missing() {
 		man.Notes = append(man.Notes, "server lacks "+miss)
 	}
+	div, err := prepareDiversity(o.Diversity, o.Out, o.Fresh, conn.Client, infos, &man)
+	if err != nil {
+		return nil, err
+	}
 	run, err := export.OpenRun(o.Out, man, o.Fresh)
 	if err != nil {
 		return nil, err
@@ -143,6 +149,10 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 	}
 	env := &prompts.Env{Model: conn.Client, Run: run, Workers: conn.Client.Capacity(), Seed: o.Seed,
 		Options: o.GenerationOptions(), MaxRequests: budget, Retries: o.JSONRetries, Models: infos}
+	if env.Gate, err = div.gate(ctx, run); err != nil {
+		run.Close()
+		return nil, err
+	}
 	start := time.Now()
 	before := conn.Client.Stats()
 	stop := startProgress(run, conn.Client, target, start, errOut)
