@@ -478,7 +478,7 @@ func TestEngineExactTargetWithRejections(t *testing.T) {
 	defer run.Close()
 	env := &Env{Run: run, Workers: 8, Seed: 1}
 	started := 0
-	err := env.runPhases(context.Background(), &Phase{Target: 20,
+	err := env.RunPhases(context.Background(), &Phase{Target: 20,
 		Next: seqUnits(-1, func(int) bool { return false }, func(i int) Unit {
 			started++
 			id := fmt.Sprintf("u-%04d", i)

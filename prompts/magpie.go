@@ -152,7 +152,7 @@ func (m *Magpie) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("rebuild the query set: %w", err)
 	}
 	system := env.systemMessages(m.model, m.System)
-	return env.runPhases(ctx, &Phase{
+	return env.RunPhases(ctx, &Phase{
 		Model: m.model, Method: m.Name(), Target: int64(m.Count), Accepted: env.Run.Counts().Accepted,
 		StallAfter: MagpieStallUnits,
 		StallHint:  "the model keeps writing empty or repeated queries (try another chat model or a --system prompt that sets a topic)",

@@ -39,11 +39,15 @@ type Identity struct {
 	TemplateHash string
 }
 
-// All returns every hash keyed by name, as run.json records them.
+// All returns every hash keyed by name, as run.json records them. An
+// empty text (no system prompt given) has nothing to record.
 func (id Identity) All() map[string]string {
 	out := Hashes(id.Templates...)
+	empty := TextHash("")
 	for k, v := range id.Hashes {
-		out[k] = v
+		if v != empty {
+			out[k] = v
+		}
 	}
 	return out
 }
