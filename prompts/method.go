@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"synthkit/export"
 	"synthkit/local"
 )
 
@@ -70,6 +71,14 @@ type Method interface {
 	Target() int
 	// Run generates toward Target, journaling through env.
 	Run(ctx context.Context, env *Env) error
+}
+
+// Counter is implemented by a method whose target counts something other
+// than accepted units (prefer counts judged prompts, not the several pair
+// units each may add); the lifecycle uses it for the progress line and to
+// tell whether -n was reached.
+type Counter interface {
+	Reached(run *export.Run) int64
 }
 
 // Factory makes a method from its options; for the recipe runner, which

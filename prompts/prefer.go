@@ -164,6 +164,18 @@ func (m *Prefer) Models() []ModelRef {
 }
 
 // Target is Count, or every prompt.
+// Reached counts the prompts judged so far: -n counts prompts, not the
+// pair units a prompt may add.
+func (m *Prefer) Reached(run *export.Run) int64 {
+	var n int64
+	for p := range m.Conversations {
+		if _, ok := run.Status(judgeUnit(p)); ok {
+			n++
+		}
+	}
+	return n
+}
+
 func (m *Prefer) Target() int {
 	if m.Count > 0 {
 		return min(m.Count, len(m.Conversations))

@@ -53,6 +53,9 @@ func runExport(ctx context.Context, o *exportOptions, args []string, out io.Writ
 	if len(args) != 1 {
 		return usagef("export needs exactly one run directory")
 	}
+	if err := export.CheckLicense(o.license); err != nil {
+		return usagef("--license: %v", err)
+	}
 	_, err := runner.ExportRun(ctx, args[0], export.ExportOptions{License: o.license, PrettyName: o.name, SkipDamaged: o.skipDamaged}, out)
 	return err
 }

@@ -34,6 +34,7 @@ func TestCLIUsage(t *testing.T) {
 		{"unknown flag", []string{"doctor", "--bogus"}, exitUsage, "", "unknown flag: --bogus"},
 		{"bad concurrency", []string{"doctor", "--concurrency", "zero"}, exitUsage, "", "--concurrency must be auto or a number"},
 		{"bad timeout", []string{"doctor", "--timeout", "-1s"}, exitUsage, "", "--timeout must be positive"},
+		{"license the Hub does not know", []string{"export", "somewhere", "--license", "apache2"}, exitUsage, "", "apache-2.0"},
 		{"models without subcommand", []string{"models"}, exitUsage, "", "models needs a subcommand"},
 		{"planned command says so", []string{"report"}, exitError, "", "not available in this build yet"},
 		{"planned command says so whatever the flags", []string{"report", "--model", "x", "--judge", "y"}, exitError, "", "not available in this build yet"},

@@ -25,7 +25,7 @@ func IsTerminal(w io.Writer) bool {
 
 // startProgress prints the run's progress until stop is called: one
 // redrawn line every second on a terminal, a line every 10 s otherwise.
-func startProgress(run *export.Run, client *local.Client, target int, start time.Time, errOut io.Writer) (stop func()) {
+func startProgress(run *export.Run, client *local.Client, reached func() int64, target int, start time.Time, errOut io.Writer) (stop func()) {
 	tty := IsTerminal(errOut)
 	every := time.Second
 	if !tty {
@@ -52,8 +52,8 @@ func startProgress(run *export.Run, client *local.Client, target int, start time
 				for _, n := range client.Concurrency() {
 					conc += n
 				}
-				line := fmt.Sprintf("accepted %d/%d  rejected %d  requests %d  %.0f tok/s  concurrency %d",
-					c.Accepted, target, c.RejectedTotal(), st.Requests, float64(st.OutputTokens)/time.Since(start).Seconds(), conc)
+				line := fmt.Sprintf("done %d/%d  accepted %d  rejected %d  requests %d  %.0f tok/s  concurrency %d",
+					reached(), target, c.Accepted, c.RejectedTotal(), st.Requests, float64(st.OutputTokens)/time.Since(start).Seconds(), conc)
 				if tty {
 					fmt.Fprintf(errOut, "\r\033[K%s", line)
 				} else {
@@ -67,7 +67,7 @@ func startProgress(run *export.Run, client *local.Client, target int, start time
 
 // printSummary says what the run holds and what this invocation did,
 // with the meaning of every rejection reason.
-func printSummary(w io.Writer, res *Result, before local.StatsSnapshot, el time.Duration) {
+func printSummary(w io.Writer, res *Result, before local.StatsSnapshot, el time.Duration, notes []string) {
 	c := res.Counts
 	st := res.Stats
 	fmt.Fprintf(w, "\ndone in %s; run totals: %d generated, %d accepted, %d rejected\n", el.Round(time.Second), c.Generated, c.Accepted, c.RejectedTotal())
@@ -78,4 +78,7 @@ func printSummary(w io.Writer, res *Result, before local.StatsSnapshot, el time.
 	fmt.Fprintf(w, "this invocation: %d requests (%d retried, %d failed), %d prompt + %d output tokens, %.0f output tokens/s, %d model loads\n",
 		st.Requests-before.Requests, st.Retries-before.Retries, st.Failures-before.Failures,
 		st.PromptTokens-before.PromptTokens, out, float64(out)/max(el.Seconds(), 0.001), st.Loads-before.Loads)
+	for _, n := range notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 }
