@@ -28,6 +28,7 @@ func (o *instructOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.method, "method", "self-instruct", "self-instruct, evol or magpie")
 	fs.StringVarP(&o.model, "model", "m", "", "the generating `model`, e.g. qwen2.5:0.5b")
 	o.gen.AddFlags(fs, "")
+	o.gen.div.AddFlags(fs, prompts.OnPrompt)
 	fs.StringVar(&o.seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 150 built-in tasks)")
 	fs.Float64Var(&o.threshold, "rouge-threshold", diversity.DefaultRougeThreshold, "self-instruct: reject a task whose ROUGE-L against any earlier task is above this")
 	o.input.AddFlags(fs, "evol: prompts to evolve: a `file`, a dataset folder, a previous run directory, or - (see INPUT)")
@@ -78,8 +79,11 @@ EXAMPLES
   synthkit instruct --method self-instruct --seeds my-tasks.jsonl --model qwen2.5:7b -n 500
   synthkit instruct --method evol --prompts prompts.jsonl --rounds 4 --model qwen2.5:7b --out out/evol
   synthkit instruct --method magpie --model llama3.1:8b -n 10000 --turns 1 --out out/magpie
+  synthkit instruct --method magpie --model llama3.1:8b -n 20000 --diversity novelty --embed-model nomic-embed-text
 
 ` + inputHelp + `
+
+` + diversityHelp + `
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,

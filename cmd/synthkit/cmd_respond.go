@@ -25,6 +25,7 @@ func (o *respondOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.model, "model", "m", "", "one answering `model` (added before --models)")
 	fs.StringVar(&o.system, "system", "", "system prompt for every request (default: each model's Modelfile SYSTEM, if any)")
 	o.gen.AddFlags(fs, "out/respond")
+	o.gen.div.AddFlags(fs, prompts.OnResponse)
 }
 
 func respondCommand() *command {
@@ -49,8 +50,11 @@ EXAMPLES
   synthkit respond --prompts out/instr --models qwen2.5:14b --out out/sft
   synthkit respond --prompts prompts.txt --models qwen2.5:7b,llama3.1:8b --system "Be concise." --out out/sft
   synthkit respond --prompts ultrachat/ --split train_sft --models qwen2.5:7b --out out/uc
+  synthkit respond --prompts p.jsonl --models qwen2.5:7b --diversity novelty --on response
 
 ` + inputHelp + `
+
+` + diversityHelp + `
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,

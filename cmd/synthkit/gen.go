@@ -25,6 +25,7 @@ type genOptions struct {
 	retries     int
 	noExport    bool
 	license     string
+	div         diversityFlags // registered by the commands that offer it
 }
 
 func (o *genOptions) AddFlags(fs *pflag.FlagSet, defaultOut string) {
@@ -65,14 +66,14 @@ func (o *genOptions) validate() error {
 	if o.retries < 0 {
 		return usagef("--json-retries must be ≥ 0")
 	}
-	return nil
+	return o.div.validate()
 }
 
 // runnerOptions turns the flags into the lifecycle's options.
 func (o *genOptions) runnerOptions(g *globalOptions, errOut io.Writer) runner.Options {
 	ro := runner.Options{Out: o.out, Fresh: o.fresh, Seed: o.seed, NumCtx: o.numCtx, NumPredict: o.numPredict,
 		MaxRequests: o.maxRequests, JSONRetries: o.retries, Pull: g.pull, NoExport: o.noExport, License: o.license,
-		Version: version, Command: runner.CommandLine()}
+		Version: version, Command: runner.CommandLine(), Diversity: o.div.options()}
 	if o.countSet {
 		ro.Count = o.count
 	}
