@@ -8,7 +8,20 @@
 // are scanned in parallel. [RougeL] is the plain reference it is tested
 // against.
 //
-// The embedding store (chromem-go), the novelty filter and the QDAIF
-// archive arrive with the diversity issue; this package never imports
-// prompts or cmd.
+// # Embeddings and novelty
+//
+// [Store] keeps the embeddings of accepted records in memory: chromem-go
+// holds the documents and answers exhaustive queries, an [Index] over the
+// same vectors (a sign-bit prefilter with exact rescoring) answers the
+// novelty filter's nearest-neighbour queries with the same decisions at a
+// fraction of the cost. [Novelty] is the filter: near duplicates above a
+// cosine threshold are refused, and admitted candidates are held as
+// pending until settled, so concurrent workers cannot both admit
+// near-copies. [HashedNGrams] is the built-in offline embedder; an Ollama
+// model plugs in as an [EmbedFunc]. The store is rebuilt from the run's
+// vectors file on resume (package prompts, NoveltyGate), never persisted
+// by chromem-go.
+//
+// The QDAIF archive and diversity metrics for reports are still to come;
+// this package never imports prompts or cmd.
 package diversity

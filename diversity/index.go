@@ -40,7 +40,7 @@ import (
 type Index struct {
 	dim, padded, words int
 	flips              [signatureRounds][]float32
-	sigs               []uint64 // n × words
+	sigs               []sigWords
 	vecs               [][]float32
 	ids                []string
 	workers            int
@@ -49,6 +49,10 @@ type Index struct {
 
 // SignatureBits is the number of bits in a signature.
 const SignatureBits = 768
+
+// sigWords is one stored signature; a fixed-size array lets the scan
+// unroll its Hamming distance without bounds checks.
+type sigWords [SignatureBits / 64]uint64
 
 // CutSigmas is how many standard deviations above the expected Hamming
 // distance of a vector exactly at the threshold the prefilter still
@@ -142,7 +146,7 @@ func fwht(a []float32) {
 func (x *Index) Add(id string, v []float32, sig Signature) {
 	x.vecs = append(x.vecs, v)
 	x.ids = append(x.ids, id)
-	x.sigs = append(x.sigs, sig...)
+	x.sigs = append(x.sigs, sigWords(sig))
 }
 
 // Neighbor is a stored vector and its cosine similarity to a query.
@@ -217,15 +221,16 @@ func (x *Index) scan(q []float32, sig Signature, cut, lo, hi int) scanResult {
 	for i := range r.top {
 		r.top[i], r.topH[i] = -1, math.MaxInt
 	}
-	w := x.words
-	sig = sig[:w]
+	qs := sigWords(sig)
 	worst := math.MaxInt // topH's largest, for a quick skip
-	for i := lo; i < hi; i++ {
-		s := x.sigs[i*w : i*w+w]
-		h := 0
-		for j := range s {
-			h += bits.OnesCount64(s[j] ^ sig[j])
-		}
+	sigs := x.sigs[lo:hi]
+	for k := range sigs {
+		i := lo + k
+		s := &sigs[k]
+		h := bits.OnesCount64(s[0]^qs[0]) + bits.OnesCount64(s[1]^qs[1]) + bits.OnesCount64(s[2]^qs[2]) +
+			bits.OnesCount64(s[3]^qs[3]) + bits.OnesCount64(s[4]^qs[4]) + bits.OnesCount64(s[5]^qs[5]) +
+			bits.OnesCount64(s[6]^qs[6]) + bits.OnesCount64(s[7]^qs[7]) + bits.OnesCount64(s[8]^qs[8]) +
+			bits.OnesCount64(s[9]^qs[9]) + bits.OnesCount64(s[10]^qs[10]) + bits.OnesCount64(s[11]^qs[11])
 		if h <= cut {
 			r.rescored++
 			nb := Neighbor{Index: i, Similarity: Dot(q, x.vecs[i])}
