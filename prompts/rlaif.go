@@ -65,6 +65,11 @@ type RLAIF struct {
 	// DropUnstable, when set, leaves out the pairs of principles whose
 	// flip rate is above it.
 	DropUnstable *float64
+	// CoT makes the judge reason step by step before it answers (the
+	// paper's chain-of-thought labels): a vote is a JSON reply with the
+	// reasoning first; a logprob label reads the answer letter after the
+	// reasoning, asked for in a second turn.
+	CoT bool
 	// InputsHash identifies the pairs for resume (default: their hash).
 	InputsHash string
 
@@ -80,9 +85,15 @@ type RLAIF struct {
 	tmplHash   string
 }
 
-var rlaifCompareT = mustTemplate("rlaif_compare")
+var (
+	rlaifCompareT = mustTemplate("rlaif_compare")
+	rlaifAnswerT  = mustTemplate("rlaif_answer")
+)
 
-var choiceSchema = local.MustCompileSchema(`{"type":"object","properties":{"choice":{"type":"string","enum":["A","B"]}},"required":["choice"]}`)
+var (
+	choiceSchema    = local.MustCompileSchema(`{"type":"object","properties":{"choice":{"type":"string","enum":["A","B"]}},"required":["choice"]}`)
+	cotChoiceSchema = local.MustCompileSchema(`{"type":"object","properties":{"reasoning":{"type":"string","minLength":1},"choice":{"type":"string","enum":["A","B"]}},"required":["reasoning","choice"]}`)
+)
 
 func init() {
 	Register(Factory{Name: "rlaif", Summary: "AI preference labels under a constitution (RLAIF soft labels)",
@@ -124,7 +135,7 @@ func (o *RLAIF) Prepare(models []local.ModelInfo) (Identity, error) {
 		return Identity{}, fmt.Errorf("clamp %g,%g: need 0 ≤ lo ≤ 0.5 ≤ hi ≤ 1", c[0], c[1])
 	}
 	o.judge = models[0].Name
-	o.tmplHash = CombinedHash(rlaifCompareT)
+	o.tmplHash = CombinedHash(rlaifCompareT, rlaifAnswerT)
 	inputs := o.InputsHash
 	if inputs == "" {
 		raw, _ := json.Marshal(o.Pairs)
@@ -137,10 +148,10 @@ func (o *RLAIF) Prepare(models []local.ModelInfo) (Identity, error) {
 	if o.DropUnstable != nil {
 		drop = strconv.FormatFloat(*o.DropUnstable, 'g', -1, 64)
 	}
-	return Identity{Templates: []*Template{rlaifCompareT}, TemplateHash: o.tmplHash, Hashes: map[string]string{
+	return Identity{Templates: []*Template{rlaifCompareT, rlaifAnswerT}, TemplateHash: o.tmplHash, Hashes: map[string]string{
 		"input pairs":   inputs,
 		"constitution":  o.Constitution.Hash(),
-		"labels":        o.Labels + "/k=" + strconv.Itoa(o.votes()),
+		"labels":        o.Labels + "/k=" + strconv.Itoa(o.votes()) + "/cot=" + strconv.FormatBool(o.CoT),
 		"clamp":         clamp,
 		"drop unstable": drop,
 	}}, nil
@@ -258,6 +269,8 @@ type Label struct {
 	VotesAB []int `json:"votes_ab,omitempty"`
 	VotesBA []int `json:"votes_ba,omitempty"`
 	Seed    int64 `json:"seed"`
+	// CoT marks a label made after step-by-step reasoning.
+	CoT bool `json:"cot,omitempty"`
 }
 
 // Flipped reports whether the verdict changed side when the answers
@@ -307,7 +320,7 @@ func (o *RLAIF) label(ctx context.Context, env *Env, i int, seed int64) (export.
 		return nil, err
 	}
 	l := Label{Pair: i, Principle: pr.Name, FirstAB: ab.p, FirstBA: ba.p, PA: CombineOrders(ab.p, ba.p), Seed: seed,
-		VotesAB: ab.votes, VotesBA: ba.votes, Method: ab.method}
+		VotesAB: ab.votes, VotesBA: ba.votes, Method: ab.method, CoT: o.CoT}
 	if ab.method != ba.method {
 		l.Method = "mixed"
 	}
@@ -321,6 +334,9 @@ func (o *RLAIF) label(ctx context.Context, env *Env, i int, seed int64) (export.
 		return fmt.Sprintf("%s shown first: P(first) = %.3f from log-probabilities", first, o.p)
 	}
 	rationale := why("A", ab) + "; " + why("B", ba)
+	if o.CoT {
+		rationale += "\n\nReasoning with A shown first:\n" + ab.reasoning + "\n\nReasoning with B shown first:\n" + ba.reasoning
+	}
 	return export.Rating{Prompt: toExport(pair.Prompt), Metadata: meta, Completions: []export.RatedCompletion{
 		{Model: pair.ModelA, Response: pair.A, Ratings: []export.AspectRating{{Aspect: pr.Name, Rating: l.PA, Rationale: rationale}}},
 		{Model: pair.ModelB, Response: pair.B, Ratings: []export.AspectRating{{Aspect: pr.Name, Rating: 1 - l.PA, Rationale: rationale}}},
@@ -328,9 +344,10 @@ func (o *RLAIF) label(ctx context.Context, env *Env, i int, seed int64) (export.
 }
 
 type orderLabel struct {
-	p      float64
-	method string
-	votes  []int // [for first, valid]
+	p         float64
+	method    string
+	votes     []int  // [for first, valid]
+	reasoning string // the first chain of thought (CoT)
 }
 
 // renderConversation lays out chat turns for the judge.
@@ -344,6 +361,7 @@ func renderConversation(msgs []local.Message) string {
 }
 
 func (o *RLAIF) comparePrompt(pair LabelPair, first, second string, pr Principle, json bool) (string, error) {
+	cot := o.CoT
 	type ex struct{ Conversation, First, Second, Answer string }
 	var exs []ex
 	for k, c := range o.Constitution.Comparisons {
@@ -354,7 +372,7 @@ func (o *RLAIF) comparePrompt(pair LabelPair, first, second string, pr Principle
 		exs = append(exs, e)
 	}
 	return rlaifCompareT.Render(map[string]any{"Examples": exs, "Conversation": renderConversation(pair.Prompt),
-		"First": first, "Second": second, "Question": pr.question(), "JSON": json})
+		"First": first, "Second": second, "Question": pr.question(), "JSON": json, "CoT": cot})
 }
 
 // judgeOrder returns P(first better) for one order.
@@ -365,17 +383,28 @@ func (o *RLAIF) judgeOrder(ctx context.Context, env *Env, pair LabelPair, first,
 			return orderLabel{}, err
 		}
 		msgs := append(env.systemMessages(o.judge, ""), local.Message{Role: "user", Content: prompt})
+		reasoning := ""
+		if o.CoT {
+			// Reason first (sampled, as the paper did), then ask for the letter.
+			thought, _, err := env.answer(ctx, o.judge, msgs, map[string]any{"temperature": 1.0}, seed)
+			if err != nil {
+				return orderLabel{}, err
+			}
+			ask, err := rlaifAnswerT.Render(nil)
+			if err != nil {
+				return orderLabel{}, err
+			}
+			reasoning = thought
+			msgs = append(msgs, local.Message{Role: "assistant", Content: thought}, local.Message{Role: "user", Content: ask})
+		}
 		s := seed
 		resp, err := env.Chat(ctx, &local.ChatRequest{Model: o.judge, Messages: msgs, Seed: &s,
 			Options: env.options(map[string]any{"temperature": 0, "num_predict": 4}), Logprobs: true, TopLogprobs: 20})
-		if RejectReason(err) != "" {
-			return orderLabel{}, err
-		}
 		if err != nil {
 			return orderLabel{}, err
 		}
 		if p, ok := SoftLabelFromLogprobs(resp.Logprobs); ok {
-			return orderLabel{p: p, method: LabelsLogprobs}, nil
+			return orderLabel{p: p, method: LabelsLogprobs, reasoning: reasoning}, nil
 		}
 		// No A or B among the first tokens: vote instead, and say so.
 	}
@@ -385,17 +414,26 @@ func (o *RLAIF) judgeOrder(ctx context.Context, env *Env, pair LabelPair, first,
 	}
 	k := o.votes()
 	forFirst, valid := 0, 0
+	schema := choiceSchema
+	if o.CoT {
+		schema = cotChoiceSchema
+	}
+	reasoning := ""
 	for v := 0; v < k; v++ {
 		var out struct {
-			Choice string `json:"choice"`
+			Reasoning string `json:"reasoning"`
+			Choice    string `json:"choice"`
 		}
-		err := env.instruct(ctx, o.judge, prompt, choiceSchema, map[string]any{"temperature": 1.0}, seed+int64(v)*7919, &out)
+		err := env.instruct(ctx, o.judge, prompt, schema, map[string]any{"temperature": 1.0}, seed+int64(v)*7919, &out)
 		if r := RejectReason(err); r == ReasonInvalid {
 			continue // this vote never parsed; the others still count
 		} else if err != nil {
 			return orderLabel{}, err
 		}
 		valid++
+		if reasoning == "" {
+			reasoning = out.Reasoning
+		}
 		if out.Choice == "A" {
 			forFirst++
 		}
@@ -403,7 +441,7 @@ func (o *RLAIF) judgeOrder(ctx context.Context, env *Env, pair LabelPair, first,
 	if valid == 0 {
 		return orderLabel{}, reject(ReasonLabelOffFormat)
 	}
-	return orderLabel{p: float64(forFirst) / float64(valid), method: LabelsVotes, votes: []int{forFirst, valid}}, nil
+	return orderLabel{p: float64(forFirst) / float64(valid), method: LabelsVotes, votes: []int{forFirst, valid}, reasoning: reasoning}, nil
 }
 
 // choiceLetter maps a token to "A" or "B" (" A", "(B", "A." …), else "".
@@ -501,6 +539,9 @@ func (o *RLAIF) preference(i int, l Label) export.Preference {
 		"flipped": l.Flipped(), "pair_index": i, "p_first_ab": l.FirstAB, "p_first_ba": l.FirstBA}
 	if o.Clamp != nil {
 		meta["clamp"] = []float64{o.Clamp[0], o.Clamp[1]}
+	}
+	if l.CoT {
+		meta["cot"] = true
 	}
 	return export.Preference{Prompt: toExport(pair.Prompt),
 		Chosen:      []export.Message{{Role: "assistant", Content: chosen}},

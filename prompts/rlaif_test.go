@@ -69,7 +69,16 @@ func TestSoftLabelArithmetic(t *testing.T) {
 func judgeModel(logprobs bool) *convModel {
 	m := &convModel{feats: &local.Features{Logprobs: logprobs}}
 	m.reply = func(r *local.ChatRequest) (*local.Response, error) {
-		p := r.Messages[len(r.Messages)-1].Content
+		p := ""
+		for i := len(r.Messages) - 1; i >= 0 && p == ""; i-- {
+			if strings.Contains(r.Messages[i].Content, "Reply A:") {
+				p = r.Messages[i].Content
+			}
+		}
+		last := r.Messages[len(r.Messages)-1].Content
+		if strings.Contains(last, "Write your reasoning only") {
+			return text("Step one: compare. Step two: weigh.")
+		}
 		body := p[strings.LastIndex(p, "Reply A:"):]
 		firstGood := strings.Index(body, "good") < strings.Index(body, "Reply B:")
 		first := "A"
@@ -85,6 +94,9 @@ func judgeModel(logprobs bool) *convModel {
 			tok := local.TokenLogprob{Token: first, Logprob: math.Log(max(pFirst, 1-pFirst)),
 				Top: []local.TokenLogprob{{Token: "A", Logprob: math.Log(pFirst)}, {Token: "B", Logprob: math.Log(1 - pFirst)}}}
 			return &local.Response{Content: first, DoneReason: "length", Logprobs: []local.TokenLogprob{tok}}, nil
+		}
+		if strings.Contains(last, `"reasoning"`) {
+			return text(`{"reasoning": "I weighed both.", "choice": "` + first + `"}`)
 		}
 		return text(`{"choice": "` + first + `"}`)
 	}
@@ -250,5 +262,41 @@ func TestPairsFromRecords(t *testing.T) {
 	var ie *inputs.InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "one.jsonl:2") || !strings.Contains(err.Error(), "only one answer") {
 		t.Fatalf("error %v, want one naming one.jsonl:2", err)
+	}
+}
+
+// Chain-of-thought labels: the judge reasons first. With logprobs the
+// letter is read in a second turn that carries the reasoning; with votes
+// the reasoning comes first in the JSON reply.
+func TestRLAIFChainOfThought(t *testing.T) {
+	c := &Constitution{Principles: []Principle{{Name: "steady", Compare: "Which reply is better?"}}}
+	for _, logprobs := range []bool{true, false} {
+		m := judgeModel(logprobs)
+		dir := t.TempDir()
+		run := testRun(t, dir, "rlaif")
+		o := &RLAIF{Judge: "scripted:latest", Pairs: rlaifPairs(1), Constitution: c, CoT: true, Votes: 2}
+		if err := runMethod(&Env{Model: m, Run: run, Workers: 1, Seed: 1}, o); err != nil {
+			t.Fatal(err)
+		}
+		run.Close()
+		rows := rowsOf(t, dir)
+		rating := rows[rlaifLabelUnit(0)][0].(export.Rating)
+		pref := rows[rlaifPairUnit(0)][0].(export.Preference)
+		if pref.Chosen[0].Content != "a good reply" || pref.Metadata["cot"] != true {
+			t.Fatalf("logprobs=%v: preference %+v", logprobs, pref)
+		}
+		if logprobs {
+			// Two orders × (reasoning, then the letter with logprobs).
+			if len(m.reqs) != 4 || m.reqs[0].Logprobs || !m.reqs[1].Logprobs ||
+				m.reqs[1].Messages[len(m.reqs[1].Messages)-2].Content != "Step one: compare. Step two: weigh." {
+				t.Fatalf("CoT logprob requests: %+v", m.reqs)
+			}
+			if !near(rating.Completions[0].Ratings[0].Rating, 0.75) || !strings.Contains(rating.Completions[0].Ratings[0].Rationale, "Step one") {
+				t.Fatalf("CoT logprob label %+v", rating)
+			}
+		} else if len(m.reqs) != 4 || !strings.Contains(string(m.reqs[0].Schema), "reasoning") ||
+			!strings.Contains(rating.Completions[0].Ratings[0].Rationale, "I weighed both.") {
+			t.Fatalf("CoT votes: %d requests, rating %+v", len(m.reqs), rating)
+		}
 	}
 }

@@ -33,6 +33,7 @@ type critiqueOptions struct {
 	clamp        string
 	dropUnstable float64
 	dropSet      bool
+	cot          bool
 }
 
 func (o *critiqueOptions) AddFlags(fs *pflag.FlagSet) {
@@ -51,6 +52,7 @@ func (o *critiqueOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.labels, "labels", prompts.LabelsAuto, "RLAIF: `how` soft labels are made: auto (logprobs if the server has them, else votes), logprobs, votes")
 	fs.StringVar(&o.clamp, "clamp", "", "RLAIF: bound the written probabilities to `lo,hi` (e.g. 0.4,0.6; off by default)")
 	fs.Float64Var(&o.dropUnstable, "drop-unstable", 0, "RLAIF: leave out the pairs of principles whose verdict flipped in more than this `share` of swaps (off unless given)")
+	fs.BoolVar(&o.cot, "cot", false, "RLAIF: the judge reasons step by step before it answers (chain-of-thought labels; pair with --clamp 0.4,0.6 as the paper did)")
 	o.gen.AddFlags(fs, "")
 }
 
@@ -83,7 +85,10 @@ principle's verdict flipped when the answers swapped places, the mean gap
 between the two orders, the spread of its labels and its tie rate.
 --drop-unstable T leaves out the pairs of principles flipping more than T.
 --clamp lo,hi bounds the probabilities, as the paper did for
-chain-of-thought labels.
+chain-of-thought labels (--cot: the judge reasons step by step first; with
+logprobs the letter is read in a second turn after the reasoning, with
+votes each vote is a JSON reply with the reasoning before the choice; the
+reasoning is kept in the ratings rows' rationale).
 
 CONSTITUTION
   synthkit's format (YAML or JSON; start from --print-constitution):
@@ -268,7 +273,7 @@ func runRLAIF(ctx context.Context, o *critiqueOptions, g *globalOptions, c *prom
 	default:
 		return usagef("--labels must be auto, logprobs or votes, not %q", o.labels)
 	}
-	m := &prompts.RLAIF{Judge: o.judge, Constitution: c, Votes: o.votes, Labels: o.labels}
+	m := &prompts.RLAIF{Judge: o.judge, Constitution: c, Votes: o.votes, Labels: o.labels, CoT: o.cot}
 	if o.clamp != "" {
 		lo, hi, ok := strings.Cut(o.clamp, ",")
 		l, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)

@@ -142,7 +142,7 @@ func TestCritiqueAgainstOllama(t *testing.T) {
 {"prompt": "Say hello.", "completions": ["Hello!", "Goodbye."]}
 `)
 		out := filepath.Join(base, "rlaif")
-		args := append([]string{"critique", "--label-pairs", pairs, "--judge", ollamatest.TinyModel, "--votes", "2", "--drop-unstable", "0.9"}, common(host, out)...)
+		args := append([]string{"critique", "--label-pairs", pairs, "--judge", ollamatest.TinyModel, "--votes", "2", "--drop-unstable", "0.9", "--cot", "--clamp", "0.4,0.6"}, common(host, out)...)
 		code, stdout, stderr := runCLI(t, args...)
 		if code != exitOK && code != exitPartial {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
@@ -159,6 +159,15 @@ func TestCritiqueAgainstOllama(t *testing.T) {
 		if !strings.Contains(stderr, "principle stability (labelled with votes") {
 			t.Fatalf("no stability table:\n%s", stderr)
 		}
+		if m.Counts.Rows["preferences"] == 0 {
+			t.Fatalf("no preference row to check (counts %+v)", m.Counts)
+		}
+		export.ReadRows(out, func(unit string, rows []export.Row) error {
+			if p, ok := rows[0].(export.Preference); ok && (*p.ScoreChosen > 0.6 || p.Metadata["cot"] != true || p.Metadata["label_method"] != "votes") {
+				t.Errorf("%s: clamp or cot not applied: %v %v", unit, *p.ScoreChosen, p.Metadata)
+			}
+			return nil
+		})
 		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
 		if !strings.Contains(string(card), "principle stability") {
 			t.Errorf("stability table not in the card")
