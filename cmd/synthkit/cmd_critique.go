@@ -84,6 +84,9 @@ principle stability table is printed and put in the card: how often each
 principle's verdict flipped when the answers swapped places, the mean gap
 between the two orders, the spread of its labels and its tie rate.
 --drop-unstable T leaves out the pairs of principles flipping more than T.
+With --label-pairs, -n labels the first N pairs (the run then counts a
+ratings row and a preference row per pair); otherwise -n is the number of
+traces.
 --clamp lo,hi bounds the probabilities, as the paper did for
 chain-of-thought labels (--cot: the judge reasons step by step first; with
 logprobs the letter is read in a second turn after the reasoning, with
