@@ -283,27 +283,19 @@ func TestSchedulerSkipsFailingHostOverHTTP(t *testing.T) {
 }
 
 // Auto concurrency with a maximum that is not a power of two: the ramp
-// doubles 1, 2, 4 and then stops at the maximum, never above it.
+// doubles from its start and stops at the maximum, never above it.
 func TestAutoTunerOddMaximum(t *testing.T) {
+	linear := simServer{tput: func(n int) float64 { return 100 * float64(n) }, tokens: 10}
 	for _, maxC := range []int{3, 5, 6, 7} {
 		t.Run(fmt.Sprint(maxC), func(t *testing.T) {
-			at := newAutoTuner(maxC)
-			now := time.Unix(0, 0)
-			peak := 0
-			for range 2000 {
-				limit := at.limit
-				peak = max(peak, limit)
-				// Throughput grows linearly with concurrency: always worth more.
-				now = now.Add(100 * time.Millisecond / time.Duration(limit))
-				at.observe(now, 10, false)
-			}
-			if peak > maxC || at.limit != maxC {
-				t.Fatalf("max %d: peak %d, final %d; want to settle at exactly %d", maxC, peak, at.limit, maxC)
+			r := simulate(newAutoTuner(0, maxC), linear, 2000, nil)
+			if r.peak > maxC || r.final != maxC {
+				t.Fatalf("max %d: peak %d, final %d; want to settle at exactly %d", maxC, r.peak, r.final, maxC)
 			}
 		})
 	}
 	s, hs := testScheduler(2, SchedulerOptions{MaxConcurrency: 6})
-	if s.capacity() != 12 || hs[0].limit != 1 {
-		t.Errorf("capacity %d, first limit %d; want 12 and 1", s.capacity(), hs[0].limit)
+	if s.capacity() != 12 || hs[0].limit != 4 {
+		t.Errorf("capacity %d, first limit %d; want 12 and 4", s.capacity(), hs[0].limit)
 	}
 }

@@ -13,8 +13,14 @@ import (
 // The zero value means the defaults of [DefaultSchedulerOptions].
 type SchedulerOptions struct {
 	// Concurrency is the number of requests in flight per host.
-	// 0 means auto: ramp up while throughput grows, back off on errors.
+	// 0 means auto: each host finds the limit with the most tokens/s,
+	// starting at StartConcurrency, and backs off on repeated errors.
 	Concurrency int
+	// StartConcurrency is where auto concurrency starts on each host; set
+	// it to the server's parallelism when known (synthkit started the
+	// server with OLLAMA_NUM_PARALLEL). 0 means 4, or MaxConcurrency if
+	// that is lower.
+	StartConcurrency int
 	// MaxConcurrency bounds auto concurrency per host.
 	MaxConcurrency int
 	// RequestTimeout bounds one attempt of one request. Local models on a
@@ -93,7 +99,7 @@ func newScheduler(hosts []*hostState, opts SchedulerOptions) *scheduler {
 		if opts.Concurrency > 0 {
 			h.limit = opts.Concurrency
 		} else {
-			h.tuner = newAutoTuner(opts.MaxConcurrency)
+			h.tuner = newAutoTuner(opts.StartConcurrency, opts.MaxConcurrency)
 			h.limit = h.tuner.limit
 		}
 	}
@@ -177,12 +183,13 @@ const (
 	notMeasured // cancelled, or a permanent error: says nothing about load
 )
 
-// release returns a slot and feeds the outcome to the host's tuner.
-func (s *scheduler) release(h *hostState, tokens int, o outcome) {
+// release returns a slot taken at started and feeds the outcome to the
+// host's tuner.
+func (s *scheduler) release(h *hostState, started time.Time, tokens int, o outcome) {
 	s.mu.Lock()
 	h.inflight--
 	if h.tuner != nil && o != notMeasured {
-		h.limit = h.tuner.observe(time.Now(), tokens, o == failedTransient)
+		h.limit = h.tuner.observe(time.Now(), started, tokens, o == failedTransient)
 	}
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -219,16 +226,17 @@ func (s *scheduler) do(ctx context.Context, model string, stats *Stats, fn attem
 			}
 			return err
 		}
+		started := time.Now()
 		actx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 		tokens, err := fn(actx, h)
 		timedOut := actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()
 		if err == nil {
-			s.release(h, tokens, succeeded)
+			s.release(h, started, tokens, succeeded)
 			return nil
 		}
 		if ctx.Err() != nil {
-			s.release(h, 0, notMeasured)
+			s.release(h, started, 0, notMeasured)
 			return ctx.Err()
 		}
 		typed, transient := classify(err, model, h.url)
@@ -236,10 +244,10 @@ func (s *scheduler) do(ctx context.Context, model string, stats *Stats, fn attem
 			typed, transient = fmt.Errorf("request to %s timed out after %s (raise --timeout for slow models): %w", h.url, s.opts.RequestTimeout, err), true
 		}
 		if !transient {
-			s.release(h, 0, notMeasured)
+			s.release(h, started, 0, notMeasured)
 			return typed
 		}
-		s.release(h, 0, failedTransient)
+		s.release(h, started, 0, failedTransient)
 		if isConnError(err) {
 			// Long enough that the other hosts take the next requests.
 			s.markDown(h, max(s.backoff(attempt+1), 2*time.Second))

@@ -193,36 +193,3 @@ func TestSchedulerAvoidsDownHost(t *testing.T) {
 		t.Fatalf("%d of 20 requests tried the dead host", n)
 	}
 }
-
-func TestAutoTuner(t *testing.T) {
-	// A server whose throughput grows with concurrency up to 4, then flattens.
-	tputAt := func(limit int) float64 { return 100 * float64(min(limit, 4)) }
-	tests := []struct {
-		name      string
-		max       int
-		failAt    int    // limit at which requests fail (0: never)
-		failIn    [2]int // iterations during which they fail (zero: always)
-		wantLimit [2]int // the final limit lies in this range
-	}{
-		{"climbs to the knee", 16, 0, [2]int{}, [2]int{4, 4}},
-		{"capped by max", 2, 0, [2]int{}, [2]int{2, 2}},
-		{"backs off while errors last", 16, 4, [2]int{}, [2]int{2, 3}},
-		{"recovers after a restart", 16, 1, [2]int{150, 160}, [2]int{4, 4}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			at := newAutoTuner(tt.max)
-			now := time.Unix(0, 0)
-			for i := 0; i < 600; i++ {
-				limit := at.limit
-				failed := tt.failAt > 0 && limit >= tt.failAt && (tt.failIn == [2]int{} || i >= tt.failIn[0] && i < tt.failIn[1])
-				// Each completion at this limit brings tput/limit tokens per 100 ms slot.
-				now = now.Add(100 * time.Millisecond / time.Duration(limit))
-				at.observe(now, int(tputAt(limit)/10/float64(limit)), failed)
-			}
-			if at.limit < tt.wantLimit[0] || at.limit > tt.wantLimit[1] {
-				t.Fatalf("ended at %d, want %d..%d", at.limit, tt.wantLimit[0], tt.wantLimit[1])
-			}
-		})
-	}
-}

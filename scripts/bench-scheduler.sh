@@ -3,16 +3,25 @@
 # synthkit's scheduler at concurrency 1, 2, 4, 8 against a bare load
 # generator posting the same requests straight to /api/generate, in the same
 # run (the two alternate in short rounds so machine noise hits both alike).
-# Prints a table with the ratio. Uses the test rig (scripts/test.sh) to get
-# a private Ollama with the fixture.
+# Prints a table with the ratio. Then whole runs of the default (auto)
+# concurrency, each from a fresh client, against fixed concurrencies and the
+# raw load generator on the same requests (BenchmarkAutoConcurrency; the
+# contenders take turns in rotating order), and a second table with auto's
+# share of the best fixed concurrency. Uses the test rig (scripts/test.sh) to
+# get a private Ollama with the fixture.
 #
 #   scripts/bench-scheduler.sh            # 96 requests per side and concurrency
 #   N=256 scripts/bench-scheduler.sh
+#   RUNS=300,1500 ROUNDS=2 scripts/bench-scheduler.sh   # the auto runs (defaults)
+#   RUNS= scripts/bench-scheduler.sh      # skip them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${N:-96}"
+runs="${RUNS-300,1500}"
+rounds="${ROUNDS:-2}"
 raw="$(mktemp)"
-trap 'rm -f "$raw"' EXIT
+auto="$(mktemp)"
+trap 'rm -f "$raw" "$auto"' EXIT
 scripts/test.sh ./local/ -run '^$' -bench '^BenchmarkScheduler$' -benchtime "${n}x" | tee "$raw" >&2
 awk '
 /^BenchmarkScheduler\/c=/ {
@@ -33,3 +42,38 @@ END {
 	}
 	printf "\nbest scheduler %.0f tok/s (c=%s) / best raw %.0f tok/s (c=%s) = %.3f of the raw ceiling\n", bs, bsc, br, brc, bs / br
 }' "$raw"
+
+[[ -n "$runs" ]] || exit 0
+SYNTHKIT_BENCH_RUNS="$runs" SYNTHKIT_BENCH_ROUNDS="$rounds" \
+	scripts/test.sh ./local/ -run '^$' -bench '^BenchmarkAutoConcurrency$' -benchtime 1x -timeout 3h | tee "$auto" >&2
+awk -v rounds="$rounds" '
+/^BenchmarkAutoConcurrency\/run=/ {
+	split($1, a, "="); n = a[2]; sub(/-[0-9]+$/, "", n)
+	for (i = 2; i < NF; i++) {
+		u = $(i+1)
+		if (u ~ /-tok\/s$/) { k = u; sub(/-tok\/s$/, "", k); v[n, k] = $i; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k } }
+		if (u == "auto-final-c") fc[n] = $i
+		if (u == "auto/best-fixed") ratio[n] = $i
+	}
+	order[++m] = n
+}
+END {
+	if (m == 0) exit
+	printf "\n| requests per run | auto tok/s (settled at) |"
+	for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf " %s tok/s |", label(keys[j])
+	printf " auto / best fixed |\n|---:|---:|"
+	for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf "---:|"
+	printf "---:|\n"
+	for (r = 1; r <= m; r++) {
+		n = order[r]
+		printf "| %s | %.0f (c=%g) |", n, v[n, "auto"], fc[n]
+		for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf " %.0f |", v[n, keys[j]]
+		printf " %.3f |\n", ratio[n]
+	}
+	printf "\n%d rounds per run length; every contender starts a fresh client for each run; auto / best fixed divides by the best of the fixed concurrencies in the same run.\n", rounds
+}
+function label(k) {
+	if (k ~ /^c[0-9]+$/) return "c=" substr(k, 2)
+	if (k ~ /^raw[0-9]+$/) return "raw c=" substr(k, 4)
+	return k
+}' "$auto"
