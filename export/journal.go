@@ -411,7 +411,7 @@ func (p *jsonCursor) str() (string, bool) {
 func decodeEntry(line []byte) (*entryIn, error) {
 	var e entryIn
 	if err := json.Unmarshal(line, &e); err != nil {
-		return nil, err
+		return nil, plainJSON(err)
 	}
 	return &e, nil
 }

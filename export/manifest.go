@@ -198,7 +198,10 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("parse manifest %s: %w", path, err)
+		if line := jsonLine(b, err); line > 0 {
+			path = fmt.Sprintf("%s:%d", path, line)
+		}
+		return nil, fmt.Errorf("parse manifest %s: %w", path, plainJSON(err))
 	}
 	return &m, nil
 }

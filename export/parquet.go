@@ -115,7 +115,7 @@ func writeConfig[In, Out any](ctx context.Context, jdir, outDir string, ix *rowI
 				for k, line := range j.lines {
 					var env envelope[In]
 					if err := json.Unmarshal(line, &env); err != nil {
-						b.err = fmt.Errorf("decode journal entry of %q: %w", j.units[k], err)
+						b.err = fmt.Errorf("decode journal entry of %q: %w", j.units[k], plainJSON(err))
 						break
 					}
 					if int(j.rows[k]) >= len(env.Rows) {

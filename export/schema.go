@@ -30,8 +30,10 @@ func primary[R Row, In, Out any](name string, project projector[In, Out], use st
 	s := derivedFrom("", name, project, use, tags...)
 	s.decode = func(raw json.RawMessage) (Row, error) {
 		var r R
-		err := json.Unmarshal(raw, &r)
-		return r, err
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return r, plainJSON(err)
+		}
+		return r, nil
 	}
 	return s
 }

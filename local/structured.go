@@ -74,6 +74,9 @@ func DecodeJSON(reply string, schema *Schema, out any) error {
 	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("reply is not valid JSON: %w", err)
 	}
+	if err := numbersInRange(v); err != nil {
+		return err
+	}
 	v = fromNumbers(v)
 	if schema != nil {
 		if err := schema.Validate(v); err != nil {
@@ -84,6 +87,16 @@ func DecodeJSON(reply string, schema *Schema, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal([]byte(text), out); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// A value the schema allows but out cannot hold (an integer
+			// beyond int64): say so without Go's type names.
+			path := "$"
+			if te.Field != "" {
+				path += "." + te.Field
+			}
+			return fmt.Errorf("reply does not fit: %s: %s is out of range or of the wrong kind", path, te.Value)
+		}
 		return fmt.Errorf("decode reply: %w", err)
 	}
 	return nil
@@ -108,6 +121,30 @@ func extractJSON(s string) string {
 		return s[start:] // let the decoder say what is wrong
 	}
 	return s[start : end+1]
+}
+
+// numbersInRange refuses a number too large for float64 (1e400), which
+// would reach the validator as an infinity.
+func numbersInRange(v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := x.Float64(); err != nil {
+			return fmt.Errorf("reply has a number out of range: %s", shorten(x.String(), 40))
+		}
+	case []any:
+		for _, e := range x {
+			if err := numbersInRange(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := numbersInRange(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // fromNumbers turns json.Number into float64 so validation sees plain types.

@@ -234,8 +234,10 @@ func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
 // kindOf names a decoded value's JSON kind as a file's author says it.
 func kindOf(v any) string {
 	switch v.(type) {
+	case string:
+		return "a string"
 	case json.Number, int64, int32, float64, float32:
-		return "number"
+		return "a number"
 	case bool:
 		return "true or false"
 	case []any:

@@ -180,7 +180,7 @@ func TestLoadSeedsErrors(t *testing.T) {
 		{"blank instruction", "my-tasks.jsonl", "{\"instruction\": \"  \"}\n",
 			`my-tasks.jsonl:1: missing "instruction"`},
 		{"instruction of the wrong type", "my-tasks.jsonl", "{\"instruction\": 42}\n",
-			`my-tasks.jsonl:1: "instruction" must be a string, not number`},
+			`my-tasks.jsonl:1: "instruction" must be a string, not a number`},
 		{"bad is_classification", "my-tasks.jsonl", "{\"instruction\": \"ok\", \"is_classification\": \"maybe\"}\n",
 			`my-tasks.jsonl:1: "is_classification": expected yes/no or true/false, not "maybe"`},
 		{"bad id", "my-tasks.jsonl", "{\"instruction\": \"ok\", \"id\": [1]}\n",

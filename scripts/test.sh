@@ -134,6 +134,10 @@ if [[ -x scripts/npm-tools.sh ]]; then
 	log "scripts/npm-tools.sh"
 	scripts/npm-tools.sh
 fi
+# scripts/fuzz.sh runs each Go fuzz target of the packages under test for
+# FUZZTIME (default 5s; FUZZTIME=0 skips it).
+log "scripts/fuzz.sh (FUZZTIME=${FUZZTIME:-5s})"
+scripts/fuzz.sh "${pkgs[@]}"
 # ---- End of extra steps. ----
 
 log "go test"

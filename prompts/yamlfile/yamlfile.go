@@ -120,7 +120,11 @@ func plain(msg string) string {
 		// "!!str `abc` into int" → "abc is not a number"
 		if j := strings.Index(rest, " into "); j > 0 {
 			val, typ := rest[:j], rest[j+len(" into "):]
-			val = strings.Trim(strings.TrimSpace(val[strings.IndexByte(val, ' ')+1:]), "`")
+			if w, ok := tagWords[val]; ok {
+				val = w // a list or mapping, which yaml names by its tag alone
+			} else {
+				val = strings.Trim(strings.TrimSpace(val[strings.IndexByte(val, ' ')+1:]), "`")
+			}
 			want := map[string]string{"int": "a whole number", "float64": "a number", "bool": "true or false",
 				"string": "text"}[typ]
 			switch {
@@ -135,3 +139,7 @@ func plain(msg string) string {
 	}
 	return msg
 }
+
+// tagWords names the kinds yaml reports by tag alone ("cannot unmarshal
+// !!seq into …").
+var tagWords = map[string]string{"!!seq": "a list", "!!map": "a mapping", "!!null": "an empty value"}
