@@ -31,6 +31,10 @@ const (
 	ElimAnswered      = "rewrite_is_an_answer"
 	ElimInvalid       = ReasonInvalid
 
+	// respond with references (Orca-style verification).
+	ReasonDisagreesWithReference = "disagrees_with_reference"
+	ReasonVerifyUnparseable      = "verification_unparseable"
+
 	// Magpie.
 	ReasonEmptyQuery     = "empty_query"
 	ReasonQueryTruncated = "query_truncated"
@@ -62,6 +66,9 @@ var ReasonMeanings = map[string]string{
 	ElimOnlyStopWords: "evol: the answer to the rewrite is only punctuation and stop words",
 	ElimLeak:          "evol: the rewrite copied the rewriting prompt's own scaffolding",
 	ElimAnswered:      "evol: the model answered the prompt instead of rewriting it",
+
+	ReasonDisagreesWithReference: "respond --verify: the answer disagrees with the task's known answer",
+	ReasonVerifyUnparseable:      "respond --verify: the judge's verdict did not parse, even after retries",
 
 	ReasonEmptyQuery:     "magpie: the model wrote an empty query",
 	ReasonQueryTruncated: "magpie: the query ran past its token budget (--query-max-tokens)",
