@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"synthkit/export"
 	"synthkit/local"
 	"synthkit/prompts"
 	"synthkit/prompts/runner"
@@ -65,6 +66,9 @@ func (o *genOptions) validate() error {
 	}
 	if o.retries < 0 {
 		return usagef("--json-retries must be ≥ 0")
+	}
+	if err := export.CheckLicense(o.license); err != nil {
+		return usagef("--license: %v", err)
 	}
 	return o.div.validate()
 }

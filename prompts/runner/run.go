@@ -155,19 +155,25 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 	}
 	start := time.Now()
 	before := conn.Client.Stats()
-	stop := startProgress(run, conn.Client, target, start, errOut)
+	reached := func() int64 {
+		if c, ok := m.(prompts.Counter); ok {
+			return c.Reached(run)
+		}
+		return run.Counts().Accepted
+	}
+	stop := startProgress(run, conn.Client, reached, target, start, errOut)
 	runErr := m.Run(ctx, env)
 	stop()
 	res := &Result{}
-	err = finish(ctx, run, conn, runErr, target, o, budget, res, out)
+	err = finish(ctx, run, runErr, reached, o, budget, res, out)
 	res.Counts = run.Counts()
 	res.Stats = conn.Client.Stats()
-	printSummary(errOut, res, before, time.Since(start))
+	printSummary(errOut, res, before, time.Since(start), run.Manifest().Notes)
 	return res, err
 }
 
 // finish closes the journal, decides how the run ended and exports.
-func finish(ctx context.Context, run *export.Run, conn *Conn, runErr error, target int, o Options, budget int64, res *Result, out io.Writer) error {
+func finish(ctx context.Context, run *export.Run, runErr error, reached func() int64, o Options, budget int64, res *Result, out io.Writer) error {
 	var early error
 	switch {
 	case errors.Is(runErr, prompts.ErrBudget):
@@ -183,8 +189,8 @@ func finish(ctx context.Context, run *export.Run, conn *Conn, runErr error, targ
 		switch {
 		case c.Accepted == 0:
 			early = fmt.Errorf("no record was accepted (%s); see the reasons above", reasonList(c.Rejected))
-		case o.Count > 0 && c.Accepted < int64(o.Count):
-			early = fmt.Errorf("-n %d was not reached: %d accepted (the inputs ran out; rejections: %s)", o.Count, c.Accepted, reasonList(c.Rejected))
+		case o.Count > 0 && reached() < int64(o.Count):
+			early = fmt.Errorf("-n %d was not reached: %d made (the inputs ran out; rejections: %s)", o.Count, reached(), reasonList(c.Rejected))
 		}
 	}
 	if early != nil {
