@@ -34,7 +34,7 @@ awk '
 	split(name, part, "=")
 	n = part[2]
 	delete m
-	for (i = 4; i < NF; i += 2) m[$(i + 1)] = $i
+	for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
 	rows[++nrows] = sprintf("%-9s %8.2f %8.2f %12.1f %12.1f %8.0fx %10.1f %10.1f %10.1f %9.0f %8.1f %8.0f",
 		n, m["p50-ms"], m["p99-ms"], m["chromem-p50-ms"], m["chromem-p99-ms"], m["speedup-p50"],
 		m["agree-near-%"], m["agree-fresh-%"], m["rescored/op"], m["heap-MB"], m["prefilter-MB"], m["build-s"])
