@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Every config (Hub subset) is one entry of configSpecs, defined in one
@@ -271,9 +272,14 @@ func projectCritiqueSFT(unit string, p provColumns, in *critiqueIn, emit func(sf
 }
 
 // projectCritiquePreference derives the pair revision ≻ initial response.
+// A trace whose revisions kept the answer as it was yields no pair: chosen
+// and rejected would be the same text.
 func projectCritiquePreference(unit string, p provColumns, in *critiqueIn, emit func(preferenceRow, int64)) error {
 	if err := checkCritique(unit, in); err != nil {
 		return err
+	}
+	if strings.TrimSpace(in.final()) == strings.TrimSpace(in.Initial) {
+		return nil
 	}
 	emitPreference(preferenceRow{ID: unit, Prompt: in.Prompt, Chosen: assistant(in.final()),
 		Rejected: assistant(in.Initial), ChosenModel: p.Model, RejectedModel: p.Model,

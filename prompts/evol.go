@@ -261,10 +261,13 @@ func (o *Evol) chain(ctx context.Context, env *Env, w *Work, p, rounds int, surv
 			meta["answer_retried"] = true
 		}
 		row := export.SFT{Messages: toExport(append(res.messages, local.Message{Role: "assistant", Content: res.response})), Metadata: meta}
+		before := w.added
 		if err := w.Commit(Entry{Unit: unit, Rows: []export.Row{row}, Prov: prov}); err != nil {
 			return err
 		}
-		cur = next
+		if w.added > before {
+			cur = next // only a round that was kept (not refused by the gate) moves the chain on
+		}
 	}
 	return nil
 }
