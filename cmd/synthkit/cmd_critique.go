@@ -54,6 +54,7 @@ func (o *critiqueOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.dropUnstable, "drop-unstable", 0, "RLAIF: leave out the pairs of principles whose verdict flipped in more than this `share` of swaps (off unless given)")
 	fs.BoolVar(&o.cot, "cot", false, "RLAIF: the judge reasons step by step before it answers (chain-of-thought labels; pair with --clamp 0.4,0.6 as the paper did)")
 	o.gen.AddFlags(fs, "")
+	o.gen.div.AddFlags(fs, prompts.OnPrompt)
 }
 
 const critiqueLong = `Constitutional AI data, in two stages.

@@ -60,6 +60,7 @@ func (o *preferOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.chosenModel, "chosen-model", "", "no judge: this `model`'s answer is always chosen …")
 	fs.StringVar(&o.rejectedModel, "rejected-model", "", "… over this `model`'s answer")
 	o.gen.AddFlags(fs, "out/prefer")
+	o.gen.div.AddFlags(fs, prompts.OnPrompt)
 }
 
 func preferCommand() *command {
