@@ -366,3 +366,85 @@ func TestPrefixFilterIsUsed(t *testing.T) {
 		t.Error("prefix filtering never chose candidates on a sparse pool")
 	}
 }
+
+// TestPoolWordBoundaries checks the fast pool against the plain RougeL at
+// the edges of the bit-parallel LCS's 64-bit words: candidates of 1, 63,
+// 64, 65, 127, 128, 129 and 192 known tokens, against entries whose
+// common subsequence ends exactly on a word's last or first bit, crosses
+// a word (a carry), or uses only the last token. Every score must match
+// exactly, both alone (one entry per pool) and as the pool's maximum.
+func TestPoolWordBoundaries(t *testing.T) {
+	words := func(prefix string, idx ...int) string {
+		ws := make([]string, len(idx))
+		for i, j := range idx {
+			ws[i] = fmt.Sprintf("%s%d", prefix, j)
+		}
+		return strings.Join(ws, " ")
+	}
+	span := func(lo, hi int) []int { // lo..hi-1
+		var out []int
+		for i := lo; i < hi; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	reversed := func(s []int) []int { slices.Reverse(s); return s }
+	rng := rand.New(rand.NewPCG(7, 64))
+	for _, m := range []int{1, 2, 63, 64, 65, 127, 128, 129, 192} {
+		cand := words("a", span(0, m)...)
+		last := m - 1
+		entries := []string{
+			cand,                                       // all m
+			words("a", span(0, m-1)...),                // all but the last bit
+			words("a", span(1, m)...),                  // all but the first
+			words("a", last),                           // only the last bit
+			words("a", 0, last),                        // first and last
+			words("a", min(63, last), min(64, last)),   // across the first word edge
+			words("a", min(127, last), min(128, last)), // across the second
+			words("a", reversed(span(0, m))...),        // reversed: LCS 1
+		}
+		// Every token after a word edge, then every token before it: the
+		// LCS is whichever side is longer.
+		for _, edge := range []int{63, 64, 65, 128} {
+			if edge < m {
+				entries = append(entries, words("a", append(span(edge, m), span(0, edge)...)...))
+			}
+		}
+		// Entries of boundary lengths with repeated tokens (a small
+		// vocabulary: many equal symbols, many carries).
+		for _, n := range []int{63, 64, 65, 128, 129} {
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = rng.IntN(min(m, 5))
+			}
+			entries = append(entries, words("a", idx...))
+		}
+		// A candidate that repeats tokens too, with unseen words between
+		// (they count in its length but not in the bit vectors).
+		repeats := make([]int, m)
+		for i := range repeats {
+			repeats[i] = i % 3
+		}
+		cands := []string{cand, words("a", repeats...), cand + " unseen words", "unseen " + cand}
+		for _, c := range cands {
+			all := NewPool()
+			for i, e := range entries {
+				one := NewPool()
+				one.Add(e)
+				want := RougeL(c, e)
+				got, idx := one.MaxScore(c)
+				if got != want || (want > 0) != (idx == 0) {
+					t.Fatalf("m=%d: MaxScore of entry %d = %v (index %d), RougeL = %v\ncandidate %q\nentry %q", m, i, got, idx, want, c, e)
+				}
+				if m, ok := one.FindNearDuplicate(c, want-1e-9); want > 0 && (!ok || m.Score != want) {
+					t.Fatalf("FindNearDuplicate just below %v = %v, %v", want, m, ok)
+				}
+				all.Add(e)
+			}
+			want, wantIdx := naiveMaxScore(entries, c)
+			if got, idx := all.MaxScore(c); got != want || idx != wantIdx {
+				t.Fatalf("m=%d: pool MaxScore = %v, %d; naive %v, %d (candidate %q)", m, got, idx, want, wantIdx, c)
+			}
+		}
+	}
+}
