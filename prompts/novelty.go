@@ -13,14 +13,6 @@ import (
 	"synthkit/export"
 )
 
-// ReasonNearDuplicate rejects a record whose embedding is too close to an
-// accepted one (the novelty filter, --diversity novelty).
-const ReasonNearDuplicate = "near_duplicate"
-
-func init() {
-	ReasonMeanings[ReasonNearDuplicate] = "novelty filter: the embedding's cosine similarity to an accepted record was above --max-similarity"
-}
-
 // What the novelty filter embeds of a record (--on).
 const (
 	OnPrompt   = "prompt"   // the user turns (an SFT conversation's, a preference's or critique's prompt)

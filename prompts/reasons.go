@@ -108,3 +108,14 @@ func init() {
 	ReasonMeanings[ReasonLabelTie] = "rlaif: the soft label was too close to 50% to pick a chosen answer (kept in the ratings config)"
 	ReasonMeanings[ReasonUnstablePrinciple] = "rlaif: the pair was labelled under a principle whose verdict flipped more often than --drop-unstable when the answers swapped places (kept in the ratings config)"
 }
+
+// The novelty filter (--diversity novelty), for every method.
+const (
+	// ReasonNearDuplicate rejects a record whose embedding is too close to
+	// an accepted one.
+	ReasonNearDuplicate = "near_duplicate"
+)
+
+func init() {
+	ReasonMeanings[ReasonNearDuplicate] = "novelty filter: the embedding's cosine similarity to an accepted record was above --max-similarity"
+}
