@@ -15,15 +15,18 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"github.com/openai/openai-go/v3"
 )
 
 // DefaultHost is where Ollama listens unless OLLAMA_HOST says otherwise.
 const DefaultHost = "http://127.0.0.1:11434"
 
-// hostState is one Ollama server and its share of the concurrency.
+// hostState is one server and its share of the concurrency: an Ollama
+// host (api set) or an OpenAI-compatible base URL (oai set).
 type hostState struct {
 	url  string
 	api  *api.Client
+	oai  *openai.Client
 	http *http.Client
 
 	// Guarded by scheduler.mu.
@@ -50,6 +53,11 @@ type Client struct {
 
 	loadMu sync.Mutex
 	loaded map[string]string // host → the model its last load was for
+
+	// backend is "" (Ollama) or BackendOpenAI; secret is the OpenAI API
+	// key, kept only to scrub it from errors.
+	backend string
+	secret  string
 }
 
 var _ Model = (*Client)(nil)
@@ -253,6 +261,9 @@ func formatOf(schema json.RawMessage) json.RawMessage {
 
 // Chat sends one chat request (not streamed) through the scheduler.
 func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) {
+	if c.isOpenAI() {
+		return c.chatOpenAI(ctx, req)
+	}
 	size := 0
 	msgs := make([]api.Message, len(req.Messages))
 	for i, m := range req.Messages {
@@ -286,6 +297,9 @@ func (c *Client) Chat(ctx context.Context, req *ChatRequest) (*Response, error) 
 
 // Generate sends one generate request (not streamed) through the scheduler.
 func (c *Client) Generate(ctx context.Context, req *GenerateRequest) (*Response, error) {
+	if c.isOpenAI() {
+		return c.generateOpenAI(ctx, req)
+	}
 	if err := checkContext(req.Model, req.Options, len(req.Prompt)); err != nil {
 		return nil, err
 	}
@@ -381,6 +395,9 @@ func (c *Client) complete(ctx context.Context, model, path string, areq any) (*R
 // checked for the common size and unit length (re-normalized if a server
 // returns raw vectors).
 func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
+	if c.isOpenAI() {
+		return c.embedOpenAI(ctx, model, inputs)
+	}
 	batch := c.EmbedBatch
 	if batch <= 0 {
 		batch = 64

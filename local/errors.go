@@ -17,9 +17,14 @@ import (
 type NoServerError struct {
 	Host string
 	Err  error
+	// Backend is "openai" when Host is an OpenAI-compatible base URL.
+	Backend string
 }
 
 func (e *NoServerError) Error() string {
+	if e.Backend == BackendOpenAI {
+		return fmt.Sprintf("no OpenAI-compatible server answers at %s: check --base-url and that the server runs", e.Host)
+	}
 	return fmt.Sprintf("no Ollama at %s: start it with `ollama serve`, or install it (https://ollama.com/download)", e.Host)
 }
 
@@ -47,9 +52,15 @@ func (e *NotOllamaError) Error() string {
 type ModelMissingError struct {
 	Model string
 	Host  string
+	// Backend is "openai" when Host is an OpenAI-compatible server, which
+	// synthkit never pulls models onto.
+	Backend string
 }
 
 func (e *ModelMissingError) Error() string {
+	if e.Backend == BackendOpenAI {
+		return fmt.Sprintf("model %q is not served at %s: the openai backend never pulls models; load it on the server, or pick one it lists (`synthkit models list`)", e.Model, e.Host)
+	}
 	return fmt.Sprintf("model %q is not pulled on %s: run `synthkit models pull %s` or pass --pull", e.Model, e.Host, e.Model)
 }
 
@@ -106,7 +117,7 @@ func classify(err error, model, host string) (error, bool) {
 		lower = strings.ToLower(se.ErrorMessage + " " + se.Status)
 	}
 	switch {
-	case strings.Contains(lower, "not found") && strings.Contains(lower, "model"):
+	case (strings.Contains(lower, "not found") || strings.Contains(lower, "does not exist")) && strings.Contains(lower, "model"):
 		return &ModelMissingError{Model: model, Host: host}, false
 	case strings.Contains(lower, "more system memory") || strings.Contains(lower, "out of memory") ||
 		strings.Contains(lower, "insufficient memory") || strings.Contains(lower, "cudamalloc failed"):

@@ -139,7 +139,13 @@ func (c *Client) featuresOf(ctx context.Context, h *hostState, model string) (Fe
 	if f, ok := h.features[model]; ok {
 		return f, nil
 	}
-	f, err := probeFeatures(ctx, h, model)
+	var f Features
+	var err error
+	if h.oai != nil {
+		f, err = probeOpenAI(ctx, c, h, model)
+	} else {
+		f, err = probeFeatures(ctx, h, model)
+	}
 	if err != nil {
 		return Features{}, err
 	}

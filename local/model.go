@@ -83,6 +83,9 @@ type Response struct {
 	// Logprobs has one entry per output token when the request asked for
 	// them and the server has them (see [Features.Logprobs]); nil otherwise.
 	Logprobs []TokenLogprob
+	// Fingerprint is the system_fingerprint an OpenAI-compatible server
+	// reported for this reply ("" from Ollama's native API).
+	Fingerprint string
 }
 
 // TokenLogprob is one output token and its log-probability.

@@ -26,6 +26,12 @@ type ModelInfo struct {
 	// System is the Modelfile's SYSTEM prompt, which /api/chat silently
 	// prepends when a request has no system message of its own.
 	System string `json:"-"`
+	// Backend is "openai" for a model behind an OpenAI-compatible server,
+	// whose Digest is then its identity as the server reports it (see
+	// [NewOpenAIClient]); empty for Ollama.
+	Backend string `json:"backend,omitempty"`
+	// BaseURL is the OpenAI-compatible server that serves the model.
+	BaseURL string `json:"base_url,omitempty"`
 }
 
 // CanonicalName adds the ":latest" tag Ollama assumes for a bare name.
@@ -47,6 +53,9 @@ func (c *Client) ListModels(ctx context.Context) ([]ModelInfo, error) {
 }
 
 func (c *Client) listOn(ctx context.Context, h *hostState) ([]ModelInfo, error) {
+	if h.oai != nil {
+		return c.listOpenAI(ctx, h)
+	}
 	r, err := h.api.List(ctx)
 	if err != nil {
 		return nil, hostErr(h, err)
@@ -76,7 +85,9 @@ func isStatus(err error) bool {
 // Inspect returns a model's provenance details. Every host must hold the
 // same digest: a dataset is tied to one exact model version.
 func (c *Client) Inspect(ctx context.Context, name string) (ModelInfo, error) {
-	name = CanonicalName(name)
+	if !c.isOpenAI() {
+		name = CanonicalName(name)
+	}
 	var info ModelInfo
 	for i, h := range c.hosts {
 		got, err := c.inspectOn(ctx, h, name)
@@ -96,6 +107,9 @@ func (c *Client) Inspect(ctx context.Context, name string) (ModelInfo, error) {
 }
 
 func (c *Client) inspectOn(ctx context.Context, h *hostState, name string) (ModelInfo, error) {
+	if h.oai != nil {
+		return c.inspectOpenAI(ctx, h, name)
+	}
 	models, err := c.listOn(ctx, h)
 	if err != nil {
 		return ModelInfo{}, err
@@ -149,7 +163,11 @@ type PullProgress struct {
 }
 
 // Pull pulls a model onto every host, reporting progress to fn (may be nil).
+// The OpenAI-compatible backend never pulls: it returns [ErrNoPull].
 func (c *Client) Pull(ctx context.Context, name string, fn func(PullProgress)) error {
+	if c.isOpenAI() {
+		return fmt.Errorf("pull %s: %w", name, ErrNoPull)
+	}
 	name = CanonicalName(name)
 	for _, h := range c.hosts {
 		err := h.api.Pull(ctx, &api.PullRequest{Model: name}, func(p api.ProgressResponse) error {
@@ -188,6 +206,18 @@ func (c *Client) EnsureModels(ctx context.Context, names []string, pull bool, pr
 	for _, n := range names {
 		info, err := c.Inspect(ctx, n)
 		var missing *ModelMissingError
+		if c.isOpenAI() {
+			if err != nil {
+				return nil, err // never pulled; the error says so
+			}
+			// The identity of the model as served, with the fingerprint
+			// its replies carry, for provenance.
+			if fp := c.fingerprint(ctx, info.Name); fp != "" {
+				info = openAIModelInfo(info.BaseURL, info.Name, info.Family, fp)
+			}
+			out = append(out, info)
+			continue
+		}
 		if errors.As(err, &missing) && pull {
 			if err := c.Pull(ctx, n, progress); err != nil {
 				return nil, err

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
+
+	"synthkit/local"
 )
 
 func doctorCommand() *command {
@@ -57,7 +59,7 @@ func runDoctor(ctx context.Context, g *globalOptions, want []string, out, errOut
 	if feats.VersionUnknown {
 		ver += ", a build without a version: features found by probing"
 	}
-	fmt.Fprintf(out, "ollama    ✓ %s (version %s)\n", strings.Join(c.Hosts(), ", "), ver)
+	fmt.Fprintf(out, "%-9s ✓ %s (version %s)\n", c.Backend(), strings.Join(c.Hosts(), ", "), ver)
 	if missing := feats.Missing(); len(missing) > 0 {
 		fmt.Fprintf(out, "          lacks %s — synthkit degrades gracefully and notes it in run.json\n", strings.Join(missing, "; "))
 	}
@@ -66,11 +68,20 @@ func runDoctor(ctx context.Context, g *globalOptions, want []string, out, errOut
 		return err
 	}
 	var problems []string
-	if len(models) == 0 {
+	openAI := c.Backend() == local.BackendOpenAI
+	switch {
+	case len(models) == 0 && openAI:
+		fmt.Fprintln(out, "models    none served (GET /models is empty; the openai backend never pulls: load one on the server)")
+		problems = append(problems, "no models served at "+strings.Join(c.Hosts(), ", "))
+	case len(models) == 0:
 		fmt.Fprintln(out, "models    none pulled")
 		problems = append(problems, "no models: run `synthkit models pull qwen2.5:0.5b` (or any chat model)")
-	} else {
-		fmt.Fprintf(out, "models    %d pulled\n", len(models))
+	default:
+		if openAI {
+			fmt.Fprintf(out, "models    %d served (identity: the model id the server reports; no size, family or capabilities through this API; never pulled)\n", len(models))
+		} else {
+			fmt.Fprintf(out, "models    %d pulled\n", len(models))
+		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  NAME\tDIGEST\tSIZE\tFAMILY\tPARAMS\tQUANT\tCONTEXT\tCAPABILITIES")
 		embedders := 0
@@ -87,7 +98,7 @@ func runDoctor(ctx context.Context, g *globalOptions, want []string, out, errOut
 				orDash(strings.Join(info.Capabilities, ",")))
 		}
 		tw.Flush()
-		if embedders == 0 {
+		if embedders == 0 && !openAI {
 			fmt.Fprintln(out, "note      no embedding model: diversity filters will need one (`synthkit models pull nomic-embed-text`)")
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"synthkit/local"
 	"synthkit/prompts/runner"
 )
 
@@ -67,6 +68,10 @@ func modelsList(ctx context.Context, g *globalOptions, out, errOut io.Writer) er
 		return err
 	}
 	if len(models) == 0 {
+		if conn.Client.Backend() == local.BackendOpenAI {
+			fmt.Fprintln(errOut, "the server serves no models (GET /models is empty); the openai backend never pulls: load one on the server")
+			return nil
+		}
 		fmt.Fprintln(errOut, "no models pulled yet: try `synthkit models pull qwen2.5:0.5b`")
 		return nil
 	}
@@ -125,6 +130,9 @@ func modelsShow(ctx context.Context, g *globalOptions, name string, out, errOut 
 }
 
 func shortDigest(d string) string {
+	if strings.HasPrefix(d, "openai-model-id:") {
+		return d // an identity, not a hash: nothing to shorten
+	}
 	d = strings.TrimPrefix(d, "sha256:")
 	if len(d) > 12 {
 		return d[:12]

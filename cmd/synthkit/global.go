@@ -22,6 +22,9 @@ type globalOptions struct {
 	retries     int
 	pull        bool
 	noStart     bool
+	backend     string
+	baseURL     string
+	apiKeyEnv   string
 
 	concurrencyN int // parsed --concurrency; 0 = auto
 }
@@ -34,6 +37,9 @@ func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Minute, "per-request timeout (slow local models need a generous one)")
 	fs.IntVar(&g.retries, "retries", 6, "retries of a failed request (connection refused, 5xx, timeout) with exponential backoff")
 	fs.BoolVar(&g.pull, "pull", true, "pull missing models (--pull=false refuses and says what to pull)")
+	fs.StringVar(&g.backend, "backend", "ollama", "server API: ollama, or openai for any OpenAI-compatible server (vLLM, SGLang, llama.cpp server, a hosted endpoint); openai never pulls models")
+	fs.StringVar(&g.baseURL, "base-url", "", "with --backend openai: the servers' base `URL[,URL...]`, e.g. http://gpu-box:8000/v1")
+	fs.StringVar(&g.apiKeyEnv, "api-key-env", "", "with --backend openai: the environment `variable` that holds the API key (the key itself is never printed or written)")
 }
 
 func (g *globalOptions) validate() error {
@@ -53,6 +59,21 @@ func (g *globalOptions) validate() error {
 	if g.retries < 0 {
 		return usagef("--retries must be ≥ 0, not %d", g.retries)
 	}
+	switch g.backend {
+	case "", "ollama":
+		if g.baseURL != "" || g.apiKeyEnv != "" {
+			return usagef("--base-url and --api-key-env go with --backend openai; for Ollama use --ollama")
+		}
+	case "openai":
+		if g.baseURL == "" {
+			return usagef("--backend openai needs --base-url, e.g. http://gpu-box:8000/v1")
+		}
+		if g.ollama != "" || g.ollamaBin != "" {
+			return usagef("--ollama and --ollama-bin go with --backend ollama; for an OpenAI-compatible server use --base-url")
+		}
+	default:
+		return usagef("--backend must be ollama or openai, not %q", g.backend)
+	}
 	return nil
 }
 
@@ -60,5 +81,6 @@ func (g *globalOptions) validate() error {
 // will use, so a started server can keep them loaded.
 func (g *globalOptions) connect(ctx context.Context, notify io.Writer, models int) (*runner.Conn, error) {
 	return runner.Connect(ctx, runner.ConnectOptions{Hosts: g.ollama, Bin: g.ollamaBin, NoStart: g.noStart,
-		Concurrency: g.concurrencyN, Timeout: g.timeout, Retries: g.retries, Models: models}, notify)
+		Concurrency: g.concurrencyN, Timeout: g.timeout, Retries: g.retries, Models: models,
+		Backend: g.backend, BaseURL: g.baseURL, APIKeyEnv: g.apiKeyEnv}, notify)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"synthkit/local"
@@ -27,6 +29,13 @@ type ConnectOptions struct {
 	// Models is how many models the job uses, so a started server can
 	// keep them loaded.
 	Models int
+	// Backend is "ollama" (or empty) or "openai": then BaseURL lists the
+	// OpenAI-compatible servers ("URL[,URL…]") and APIKeyEnv names the
+	// environment variable holding the API key (empty: no key). Hosts,
+	// Bin and NoStart do not apply.
+	Backend   string
+	BaseURL   string
+	APIKeyEnv string
 }
 
 // Conn is a ready client plus the server synthkit may have started.
@@ -46,13 +55,16 @@ func (c *Conn) Close() {
 // named elsewhere) and builds the scheduled client. Notices ("started
 // ollama serve …") go to notify.
 func Connect(ctx context.Context, o ConnectOptions, notify io.Writer) (*Conn, error) {
+	if o.Backend == local.BackendOpenAI {
+		return connectOpenAI(ctx, o)
+	}
 	hosts, err := local.ParseHosts(o.Hosts)
 	if err != nil {
 		return nil, &UsageError{Msg: fmt.Sprintf("--ollama: %v", err)}
 	}
 	parallel := o.Concurrency
 	if parallel == 0 {
-		parallel = 4 // auto tops out here on a server we start; more rarely pays on one machine
+		parallel = 4 // more rarely pays on one machine
 	}
 	live, managed, err := local.FindOrStart(ctx, local.ServerOptions{
 		Hosts: hosts, Bin: o.Bin, NoStart: o.NoStart,
@@ -67,7 +79,11 @@ func Connect(ctx context.Context, o ConnectOptions, notify io.Writer) (*Conn, er
 		opts.MaxRetries = -1 // zero retries, not the default
 	}
 	if managed != nil && o.Concurrency == 0 {
-		opts.MaxConcurrency = parallel
+		// The server runs `parallel` requests at once: start there. Up to
+		// as many again may wait in its queue, so it never idles between
+		// replies; auto climbs to them only if they pay.
+		opts.StartConcurrency = parallel
+		opts.MaxConcurrency = 2 * parallel
 	}
 	client, err := local.NewClient(live, opts, nil)
 	if err != nil {
@@ -75,6 +91,35 @@ func Connect(ctx context.Context, o ConnectOptions, notify io.Writer) (*Conn, er
 		return nil, err
 	}
 	return &Conn{Client: client, managed: managed}, nil
+}
+
+// connectOpenAI builds a client for OpenAI-compatible servers and checks
+// that each answers GET /models. The key is read from the named variable
+// here and goes nowhere but the client.
+func connectOpenAI(ctx context.Context, o ConnectOptions) (*Conn, error) {
+	bases, err := local.ParseBaseURLs(o.BaseURL)
+	if err != nil {
+		return nil, &UsageError{Msg: "--base-url: " + err.Error()}
+	}
+	key := ""
+	if name := strings.TrimSpace(o.APIKeyEnv); name != "" {
+		key = os.Getenv(name)
+		if key == "" {
+			return nil, &UsageError{Msg: fmt.Sprintf("--api-key-env %s: the variable is unset or empty", name)}
+		}
+	}
+	opts := local.SchedulerOptions{Concurrency: o.Concurrency, RequestTimeout: o.Timeout, MaxRetries: o.Retries}
+	if o.Retries == 0 {
+		opts.MaxRetries = -1
+	}
+	client, err := local.NewOpenAIClient(bases, key, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := client.ListModels(ctx); err != nil {
+		return nil, err
+	}
+	return &Conn{Client: client}, nil
 }
 
 // UsageError is a mistake in what the user asked for (exit status 2).

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"synthkit/local/ollamatest"
+)
+
+// The OpenAI-compatible backend through the CLI: flag mistakes are usage
+// errors, and doctor and models work against the real Ollama's /v1 (list,
+// no pull), never showing the API key.
+func TestOpenAIBackendCLI(t *testing.T) {
+	const key = "sk-cli-secret-0123456789"
+	t.Setenv("SYNTHKIT_TEST_KEY", key)
+	t.Setenv("SYNTHKIT_EMPTY_KEY", "")
+	base := ollamatest.Host(t) + "/v1"
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+		wantErr  string
+	}{
+		{"unknown backend", []string{"doctor", "--backend", "vllm"}, exitUsage, nil, "--backend must be ollama or openai"},
+		{"openai needs a base URL", []string{"doctor", "--backend", "openai"}, exitUsage, nil, "needs --base-url"},
+		{"base URL without the backend", []string{"doctor", "--base-url", base}, exitUsage, nil, "go with --backend openai"},
+		{"--ollama with openai", []string{"doctor", "--backend", "openai", "--base-url", base, "--ollama", "x:1"}, exitUsage, nil, "--ollama and --ollama-bin go with --backend ollama"},
+		{"bad base URL", []string{"doctor", "--backend", "openai", "--base-url", "gpu:8000"}, exitUsage, nil, "want http(s)"},
+		{"empty key variable", []string{"doctor", "--backend", "openai", "--base-url", base, "--api-key-env", "SYNTHKIT_EMPTY_KEY"}, exitUsage, nil, "SYNTHKIT_EMPTY_KEY: the variable is unset or empty"},
+		{"nothing there", []string{"doctor", "--backend", "openai", "--base-url", "http://127.0.0.1:1/v1"}, exitNoServer, nil, "no OpenAI-compatible server answers at http://127.0.0.1:1/v1"},
+		{"doctor lists served models", []string{"doctor", "--backend", "openai", "--base-url", base, "--api-key-env", "SYNTHKIT_TEST_KEY", ollamatest.TinyModel}, exitOK,
+			[]string{"openai    ✓ " + base, "served", "openai-model-id:", "check     ✓ " + ollamatest.TinyModel, "lacks"}, ""},
+		{"models list", []string{"models", "list", "--backend", "openai", "--base-url", base}, exitOK, []string{ollamatest.TinyModelB}, ""},
+		{"models pull refuses", []string{"models", "pull", "qwen2.5:0.5b", "--backend", "openai", "--base-url", base}, exitNoModel, nil, "never pulls"},
+		{"doctor with a model not served", []string{"doctor", "--backend", "openai", "--base-url", base, "absent-model:1b"}, exitNoModel, []string{"never pulls"}, "never pulls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantErr, errOut)
+			}
+			if strings.Contains(out+errOut, key) {
+				t.Errorf("the API key was printed:\n%s\n%s", out, errOut)
+			}
+		})
+	}
+}
