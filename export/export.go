@@ -184,6 +184,14 @@ func Export(ctx context.Context, dir string, opts ExportOptions) (*ExportResult,
 		return nil, fmt.Errorf("export %s: %w", dir, withDir(err, dir))
 	}
 	counts := st.snapshot()
+	// run.json's counts are written only from acknowledged (synced)
+	// records, so a journal that holds fewer has lost some: a tail cut off
+	// or zeroed, a segment removed. Never export that silently.
+	if counts.Accepted < m.Counts.Accepted && !o.SkipDamaged {
+		return nil, fmt.Errorf("export %s: the journal holds %d accepted records but run.json recorded %d: records were lost "+
+			"(the end of the last journal segment is unreadable, or a segment is missing); "+
+			"run `synthkit export %s --skip-damaged` to export what is left", dir, counts.Accepted, m.Counts.Accepted, dir)
+	}
 	res := &ExportResult{Counts: counts, Skipped: scan.skipped, TornBytes: scan.dropped}
 	for _, d := range scan.skipped {
 		res.SkippedLines += d.Lines
