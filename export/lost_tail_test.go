@@ -34,3 +34,26 @@ func TestExportRefusesWhenRunJSONCountsMore(t *testing.T) {
 		t.Fatalf("export --skip-damaged of an emptied journal: %v", err)
 	}
 }
+
+// Resume refuses the same journal and changes nothing: cutting the
+// "torn" tail would drop acknowledged records.
+func TestResumeRefusesWhenRunJSONCountsMore(t *testing.T) {
+	dir := t.TempDir()
+	r := mustOpen(t, dir, testManifest(), false)
+	addSFT(t, r, 0, 10)
+	ok(t, r.Close())
+	segs, _ := filepath.Glob(filepath.Join(dir, journalDir, "*"+journalExt))
+	last := segs[len(segs)-1]
+	info, err := os.Stat(last)
+	ok(t, err)
+	zeros := make([]byte, info.Size())
+	ok(t, os.WriteFile(last, zeros, 0o644))
+	if _, err := OpenRun(dir, testManifest(), false); err == nil || !strings.Contains(err.Error(), "run.json recorded 10") {
+		t.Fatalf("resume of a journal that lost its records: %v", err)
+	}
+	after, err := os.ReadFile(last)
+	ok(t, err)
+	if len(after) != len(zeros) {
+		t.Fatalf("resume cut the segment to %d bytes (was %d)", len(after), len(zeros))
+	}
+}

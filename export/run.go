@@ -129,12 +129,34 @@ func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 			r.lock.Close()
 		}
 	}()
-	scan, err := scanJournal(jdir, scanRepair, func(_ linePos, h header, line []byte) error {
+	// One strict pass first: a torn tail is cut only once it is clear it
+	// holds no acknowledged record (run.json's counts only ever include
+	// synced ones), so damage that looks torn never costs data.
+	scan, err := scanJournal(jdir, scanStrict, func(_ linePos, h header, line []byte) error {
 		_, err := r.st.apply(h, line)
 		return err
 	})
+	var dj *DamagedJournalError
+	if errors.As(err, &dj) {
+		dj.resume = true // the message says what moving a segment aside costs
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay journal of %s: %w", dir, withDir(err, dir))
+	}
+	if got := r.st.snapshot().Accepted; old != nil && got < old.Counts.Accepted {
+		return nil, fmt.Errorf("resume %s: the journal holds %d accepted records but run.json recorded %d: records were lost "+
+			"(the end of the last journal segment is unreadable, or a segment is missing); nothing was changed. "+
+			"`synthkit export %s --skip-damaged` exports what is left; --fresh starts over (the old run is moved aside)",
+			dir, got, old.Counts.Accepted, dir)
+	}
+	if scan.dropped > 0 {
+		st, err := os.Stat(scan.droppedFile)
+		if err != nil {
+			return nil, fmt.Errorf("replay journal of %s: %w", dir, err)
+		}
+		if err := truncateTail(scan.droppedFile, st.Size()-scan.dropped); err != nil {
+			return nil, err
+		}
 	}
 	r.repaired = Repair{File: scan.droppedFile, Bytes: scan.dropped}
 	lastVec, lastVecEnd, err := scanVectors(vdir, true, func(unit string, _ []float32) error {
