@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,5 +55,41 @@ func TestOpenAIBackendCLI(t *testing.T) {
 				t.Errorf("the API key was printed:\n%s\n%s", out, errOut)
 			}
 		})
+	}
+}
+
+// TestOpenAIBackendGenerates runs respond and self-instruct end to end
+// through the real Ollama's OpenAI-compatible endpoint: rows, run.json
+// recording the backend's identity, and a magpie run refused clearly (the
+// API does not expose the chat template).
+func TestOpenAIBackendGenerates(t *testing.T) {
+	base := ollamatest.Host(t) + "/v1"
+	dir := t.TempDir()
+	prompts := filepath.Join(dir, "p.txt")
+	os.WriteFile(prompts, []byte("Explain how rivers form.\nGive three uses of copper.\n"), 0o644)
+	flags := []string{"--backend", "openai", "--base-url", base, "--num-predict", "128", "--concurrency", "2"}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"respond", []string{"respond", "--prompts", prompts, "--models", ollamatest.TinyModel}},
+		{"self-instruct", []string{"instruct", "--method", "self-instruct", "--model", ollamatest.TinyModel, "-n", "2", "--num-predict", "256"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.name)
+			code, stdout, errOut := runCLI(t, append(append(tc.args, "--out", out), flags...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, errOut)
+			}
+			m := manifestOf(t, out)
+			if !strings.HasPrefix(m.Models[0].Digest, "openai-model-id:") || m.Counts.Accepted == 0 || parquetRows(t, out) != m.Counts.Accepted {
+				t.Fatalf("run.json %+v", m)
+			}
+		})
+	}
+	code, _, errOut := runCLI(t, append([]string{"instruct", "--method", "magpie", "--model", ollamatest.TinyModel, "-n", "1",
+		"--out", filepath.Join(dir, "magpie")}, flags...)...)
+	if code == exitOK || !strings.Contains(errOut, "magpie") {
+		t.Fatalf("magpie over the OpenAI API: exit %d\n%s", code, errOut)
 	}
 }
