@@ -418,18 +418,28 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 		if err != nil {
 			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)
 		}
-		if len(vecs) != len(part) {
-			return nil, fmt.Errorf("embed with %s: server returned %d vectors for %d texts", model, len(vecs), len(part))
+		if out, err = appendVectors(out, vecs, len(part), start, model); err != nil {
+			return nil, err
 		}
-		for i, v := range vecs {
-			if err := normalize(v); err != nil {
-				return nil, fmt.Errorf("embed text %d with %s: %w", start+i, model, err)
-			}
-			if len(out) > 0 && len(v) != len(out[0]) {
-				return nil, fmt.Errorf("embed with %s: vector sizes differ (%d and %d)", model, len(out[0]), len(v))
-			}
-			out = append(out, v)
+	}
+	return out, nil
+}
+
+// appendVectors checks a batch of embeddings (one per text, unit length
+// after normalizing, one size for all) and appends it to out; start is the
+// batch's first text, for messages.
+func appendVectors(out, vecs [][]float32, texts, start int, model string) ([][]float32, error) {
+	if len(vecs) != texts {
+		return nil, fmt.Errorf("embed with %s: server returned %d vectors for %d texts", model, len(vecs), texts)
+	}
+	for i, v := range vecs {
+		if err := normalize(v); err != nil {
+			return nil, fmt.Errorf("embed text %d with %s: %w", start+i, model, err)
 		}
+		if len(out) > 0 && len(v) != len(out[0]) {
+			return nil, fmt.Errorf("embed with %s: vector sizes differ (%d and %d)", model, len(out[0]), len(v))
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

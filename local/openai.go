@@ -385,17 +385,8 @@ func (c *Client) embedOpenAI(ctx context.Context, model string, inputs []string)
 		if err != nil {
 			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)
 		}
-		if len(vecs) != len(part) {
-			return nil, fmt.Errorf("embed with %s: server returned %d vectors for %d texts", model, len(vecs), len(part))
-		}
-		for i, v := range vecs {
-			if err := normalize(v); err != nil {
-				return nil, fmt.Errorf("embed text %d with %s: %w", start+i, model, err)
-			}
-			if len(out) > 0 && len(v) != len(out[0]) {
-				return nil, fmt.Errorf("embed with %s: vector sizes differ (%d and %d)", model, len(out[0]), len(v))
-			}
-			out = append(out, v)
+		if out, err = appendVectors(out, vecs, len(part), start, model); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
