@@ -73,6 +73,12 @@ func scenarios(prompts string) []scenario {
 		{"evol", func(c *Config, dir string) []string {
 			return append([]string{"instruct", "--method", "evol", "--prompts", prompts, "--rounds", "2", "--model", c.Models[0], "--ollama", c.Ollama}, gen(dir)...)
 		}},
+		{"critique", func(c *Config, dir string) []string {
+			return append([]string{"critique", "--prompts", prompts, "--model", c.Models[0], "--revisions", "1", "-n", "3", "--ollama", c.Ollama}, gen(dir)...)
+		}},
+		{"prefer", func(c *Config, dir string) []string {
+			return append([]string{"prefer", "--prompts", prompts, "--chosen-model", c.Models[0], "--rejected-model", c.Models[1], "--ollama", c.Ollama}, gen(dir)...)
+		}},
 		{"magpie", func(c *Config, dir string) []string {
 			return append([]string{"instruct", "--method", "magpie", "--model", c.Models[0], "-n", "5", "--turns", "2", "--ollama", c.Ollama}, gen(dir)...)
 		}},

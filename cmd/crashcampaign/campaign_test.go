@@ -29,7 +29,7 @@ func TestCrashCampaign(t *testing.T) {
 	}
 	c := &Config{Bin: bin, Ollama: host, Models: [2]string{ollamatest.TinyModel, ollamatest.TinyModelB},
 		Work: work, Kills: kills, Seed: 11, Log: testWriter{t}}
-	want := 6
+	want := 8
 	if v := os.Getenv("SYNTHKIT_CRASH_SCENARIOS"); v != "" {
 		c.Scenarios = strings.Split(v, ",")
 		want = len(c.Scenarios)

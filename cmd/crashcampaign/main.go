@@ -1,6 +1,7 @@
 // Command crashcampaign SIGKILLs synthkit at random moments and checks that
 // nothing is lost or duplicated: for every generating method (respond,
-// self-instruct, evol, magpie), for export and for --fresh, it makes an
+// self-instruct, evol, critique, prefer with model-ranked pairs, magpie),
+// for export and for --fresh, it makes an
 // uninterrupted reference run, then runs the same command again and again
 // into another directory, killing it at a random moment each time (during
 // startup, generation, journal writes, export), until it has taken the
@@ -35,7 +36,7 @@ func main() {
 	flag.StringVar(&models, "models", "synthkit-tiny,synthkit-tiny-b", "two chat models, comma-separated")
 	flag.IntVar(&c.Kills, "kills", 30, "SIGKILLs per scenario")
 	flag.Uint64Var(&c.Seed, "seed", 1, "seed of the kill moments")
-	flag.StringVar(&scen, "scenarios", "", "comma-separated subset of respond,self-instruct,evol,magpie,export,fresh")
+	flag.StringVar(&scen, "scenarios", "", "comma-separated subset of respond,self-instruct,evol,critique,prefer,magpie,export,fresh")
 	flag.BoolVar(&keep, "keep", false, "keep the work directory")
 	flag.Parse()
 	if c.Ollama == "" {
