@@ -18,26 +18,42 @@ import (
 // retriedRe reads the summary's "N requests (R retried, F failed)".
 var retriedRe = regexp.MustCompile(`(\d+) requests \((\d+) retried, (\d+) failed\)`)
 
-// emptyTurns counts SFT rows of a run whose assistant turns are empty, read
-// back from the Parquet files.
+// emptyTurns counts a run's rows and those with an empty model-written
+// text (an assistant turn, a chosen or rejected answer, a critique step),
+// from the journal that the Parquet files are exported from.
 func emptyTurns(t *testing.T, dir string) (rows, empty int) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "data", "train-*.parquet"))
-	for _, f := range files {
-		got, err := parquet.ReadFile[struct {
-			Messages []export.Message `parquet:"messages,list"`
-		}](f)
-		if err != nil {
-			t.Fatalf("read %s: %v", f, err)
-		}
-		for _, r := range got {
-			rows++
-			for _, m := range r.Messages {
-				if m.Role == "assistant" && strings.TrimSpace(m.Content) == "" {
-					empty++
-				}
+	blank := func(ms []export.Message) bool {
+		for _, m := range ms {
+			if m.Role == "assistant" && strings.TrimSpace(m.Content) == "" {
+				return true
 			}
 		}
+		return false
+	}
+	err := export.ReadRows(dir, func(unit string, rs []export.Row) error {
+		for _, r := range rs {
+			rows++
+			bad := false
+			switch r := r.(type) {
+			case export.SFT:
+				bad = blank(r.Messages)
+			case export.Preference:
+				bad = blank(r.Chosen) || blank(r.Rejected) || len(r.Chosen) == 0 || len(r.Rejected) == 0
+			case export.Critique:
+				bad = strings.TrimSpace(r.Initial) == ""
+				for _, st := range r.Steps {
+					bad = bad || strings.TrimSpace(st.Critique) == "" || strings.TrimSpace(st.Revision) == ""
+				}
+			}
+			if bad {
+				empty++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rows, empty
 }
@@ -71,6 +87,8 @@ func TestFaultCampaign(t *testing.T) {
 		{"respond", []string{"respond", "--prompts", prompts, "--models", ollamatest.TinyModel + "," + ollamatest.TinyModelB}, []int{exitOK}},
 		{"self-instruct", []string{"instruct", "--method", "self-instruct", "--model", ollamatest.TinyModel, "-n", "4", "--max-requests", "600"}, []int{exitOK}},
 		{"magpie", []string{"instruct", "--method", "magpie", "--model", ollamatest.TinyModel, "-n", "4"}, []int{exitOK}},
+		{"critique", []string{"critique", "--prompts", prompts, "--model", ollamatest.TinyModel, "--revisions", "1", "-n", "3"}, []int{exitOK}},
+		{"prefer", []string{"prefer", "--prompts", prompts, "--chosen-model", ollamatest.TinyModel, "--rejected-model", ollamatest.TinyModelB, "-n", "3"}, []int{exitOK}},
 		// The tiny model's evolutions are all eliminated: 5 is its documented end.
 		{"evol", []string{"instruct", "--method", "evol", "--prompts", prompts, "--rounds", "1", "--model", ollamatest.TinyModel}, []int{exitOK, exitPartial}},
 	}
@@ -92,8 +110,12 @@ func TestFaultCampaign(t *testing.T) {
 			}
 			n, _ := strconv.Atoi(m[2])
 			retried += n
-			if rows, empty := emptyTurns(t, out); empty > 0 {
+			rows, empty := emptyTurns(t, out)
+			if empty > 0 {
 				t.Fatalf("%d of %d rows have an empty answer: a spoiled reply became a row", empty, rows)
+			}
+			if accepted := manifestOf(t, out).Counts.Accepted; accepted > 0 && parquetRowsAll(t, out) == 0 {
+				t.Fatalf("%d accepted units but no Parquet rows", accepted)
 			}
 		})
 	}
@@ -135,4 +157,31 @@ func TestServerKilledAndRestartedMidRun(t *testing.T) {
 	if m := retriedRe.FindStringSubmatch(errOut); m == nil || m[2] == "0" {
 		t.Fatalf("the server's death cost no retry — did the kill land during the run?\n%s", errOut)
 	}
+}
+
+// parquetRowsAll counts the rows of every Parquet file of a run.
+func parquetRowsAll(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			return err
+		}
+		n += pf.NumRows()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
