@@ -24,6 +24,10 @@ const (
 	// LintOverlap flags two principles whose texts have a ROUGE-L F above
 	// this: they likely ask for the same thing.
 	LintOverlap = 0.5
+	// LintEmbedOverlap flags two principles whose character n-gram
+	// embeddings have a cosine similarity above this (the built-in
+	// constitution's closest pair is at 0.49).
+	LintEmbedOverlap = 0.8
 )
 
 // LintReport is what `critique --lint` prints.
@@ -70,10 +74,19 @@ func LintConstitution(c *Constitution) LintReport {
 			}
 		}
 	}
+	// Overlap in wording (ROUGE-L, word order kept) and in the words used
+	// whatever their order (the built-in character n-gram embedder, the
+	// one --diversity novelty uses without a model).
+	vecs := make([][]float32, len(texts))
+	for i, t := range texts {
+		vecs[i] = diversity.HashNGrams(t, 512)
+	}
 	for i := range texts {
 		for j := i + 1; j < len(texts); j++ {
 			if s := diversity.RougeL(texts[i], texts[j]); s > LintOverlap {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("principles %q and %q overlap (ROUGE-L %.2f): they seem to ask for the same thing; merge them or make each about something different", c.Principles[i].Name, c.Principles[j].Name, s))
+			} else if s := float64(diversity.Dot(vecs[i], vecs[j])); s > LintEmbedOverlap {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("principles %q and %q use nearly the same words (similarity %.2f): they seem to ask for the same thing in another order; merge them or make each about something different", c.Principles[i].Name, c.Principles[j].Name, s))
 			}
 		}
 	}

@@ -121,16 +121,18 @@ func TestLintConstitution(t *testing.T) {
 		p("honesty-again", "Point out claims in the answer that are false or stated with too much certainty."),
 		p("tiny", "Rude?"),
 		p("kind", "Say where the tone of the answer is cold, dismissive or unkind toward the person asking."),
+		{Name: "kind-reordered", Critique: "Accordingly rewrite the answer. Toward the asking person, where is the answer's tone unkind or cold or dismissive? Say it."},
 		p("rambling", strings.Repeat("Check whether the answer wanders off the topic the user raised and back again. ", 4)),
 	}}
 	r := LintConstitution(c)
 	text := r.String()
-	for _, want := range []string{`"honesty" and "honesty-again" overlap`, `principle "tiny" is short`, `principle "rambling" is long`} {
+	for _, want := range []string{`"honesty" and "honesty-again" overlap`, `principle "tiny" is short`, `principle "rambling" is long`,
+		`"kind" and "kind-reordered" use nearly the same words`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lint does not say %q:\n%s", want, text)
 		}
 	}
-	if strings.Contains(text, `"kind" and`) || strings.Contains(text, "only 5 principles") {
+	if strings.Contains(text, `"kind" and "honesty`) || strings.Contains(text, "only 6 principles") {
 		t.Errorf("lint warns about something fine:\n%s", text)
 	}
 	if r := LintConstitution(&Constitution{Principles: c.Principles[:2]}); !strings.Contains(r.String(), "only 2 principles") {

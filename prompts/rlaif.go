@@ -226,7 +226,7 @@ func (o *RLAIF) Run(ctx context.Context, env *Env) error {
 	if o.DropUnstable != nil {
 		unstable = map[string]bool{}
 		for _, s := range o.Stability {
-			if s.FlipRate > *o.DropUnstable {
+			if unstableBy(s, o.DropUnstable) {
 				unstable[s.Principle] = true
 			}
 		}
@@ -564,6 +564,15 @@ type PrincipleStability struct {
 	TieRate float64
 }
 
+// MinLabelsToDrop is how many labels a principle needs before
+// --drop-unstable may leave it out: one flipped label is a 100% flip rate.
+const MinLabelsToDrop = 3
+
+// unstableBy reports whether --drop-unstable T leaves out s's labels.
+func unstableBy(s PrincipleStability, dropAbove *float64) bool {
+	return dropAbove != nil && s.Labels >= MinLabelsToDrop && s.FlipRate > *dropAbove
+}
+
 // StabilityOf computes the stability table, by principle name.
 func StabilityOf(labels map[int]Label) []PrincipleStability {
 	by := map[string][]Label{}
@@ -612,8 +621,11 @@ func StabilityTable(st []PrincipleStability, dropAbove *float64) string {
 	fmt.Fprintf(&b, "%-*s  %6s  %5s  %5s  %6s  %5s\n", w, "principle", "labels", "flip", "gap", "spread", "ties")
 	for _, s := range st {
 		mark := ""
-		if dropAbove != nil && s.FlipRate > *dropAbove {
+		switch {
+		case unstableBy(s, dropAbove):
 			mark = "  dropped"
+		case dropAbove != nil && s.FlipRate > *dropAbove:
+			mark = fmt.Sprintf("  kept (fewer than %d labels to judge it by)", MinLabelsToDrop)
 		}
 		fmt.Fprintf(&b, "%-*s  %6d  %4.0f%%  %5.2f  %6.2f  %4.0f%%%s\n", w, s.Principle, s.Labels, 100*s.FlipRate, s.OrderGap, s.Spread, 100*s.TieRate, mark)
 	}

@@ -300,3 +300,26 @@ func TestRLAIFChainOfThought(t *testing.T) {
 		}
 	}
 }
+
+// TestDropUnstableNeedsEnoughLabels: one flipped label is a 100% flip rate;
+// a principle is judged unstable only on MinLabelsToDrop labels or more.
+func TestDropUnstableNeedsEnoughLabels(t *testing.T) {
+	half := 0.5
+	tests := []struct {
+		labels int
+		flip   float64
+		drop   *float64
+		want   bool
+	}{
+		{1, 1, &half, false},
+		{2, 1, &half, false},
+		{3, 0.67, &half, true},
+		{10, 0.4, &half, false},
+		{10, 0.9, nil, false},
+	}
+	for _, tt := range tests {
+		if got := unstableBy(PrincipleStability{Labels: tt.labels, FlipRate: tt.flip}, tt.drop); got != tt.want {
+			t.Errorf("%d labels, flip %.2f: unstable %v, want %v", tt.labels, tt.flip, got, tt.want)
+		}
+	}
+}
