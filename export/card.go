@@ -200,6 +200,28 @@ func writeHowMade(b *strings.Builder, m *Manifest, c Counts, extra []string, mea
 		}
 		b.WriteString("\n")
 	}
+	for _, t := range m.Tables {
+		if len(t.Header) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "### %s\n\n|", mdText(t.Title))
+		for _, h := range t.Header {
+			fmt.Fprintf(b, " %s |", mdText(h))
+		}
+		b.WriteString("\n|" + strings.Repeat("---|", len(t.Header)) + "\n")
+		for _, row := range t.Rows {
+			b.WriteString("|")
+			for i := range t.Header {
+				cell := ""
+				if i < len(row) {
+					cell = row[i]
+				}
+				fmt.Fprintf(b, " %s |", mdText(cell))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
 }
 
 func writeSamples(b *strings.Builder, res *ExportResult) {

@@ -36,6 +36,9 @@ type Manifest struct {
 	// Notes records degraded features and other facts for the card, e.g.
 	// "server has no logprobs: soft labels from 5 samples".
 	Notes []string `json:"notes,omitempty"`
+	// Tables are tables a method adds to the card (a score histogram, a
+	// principle stability table); the latest of each title wins.
+	Tables []CardTable `json:"tables,omitempty"`
 	// Started is set by OpenRun on a new run and kept on resume.
 	Started time.Time `json:"started"`
 	// Finished is set by [Run.Finish].
@@ -45,6 +48,13 @@ type Manifest struct {
 	// Counts is a snapshot of the journal's counts, written by Finish and
 	// Close. The journal stays the source of truth.
 	Counts Counts `json:"counts"`
+}
+
+// CardTable is a small table for the dataset card.
+type CardTable struct {
+	Title  string     `json:"title"`
+	Header []string   `json:"header"`
+	Rows   [][]string `json:"rows"`
 }
 
 // ModelInfo describes one model as Ollama reports it.

@@ -171,6 +171,7 @@ func OpenRun(dir string, m Manifest, fresh bool) (*Run, error) {
 		m.Started = old.Started
 		m.Resumes = old.Resumes + 1
 		m.Notes = mergeNotes(old.Notes, m.Notes)
+		m.Tables = old.Tables
 	} else if m.Started.IsZero() {
 		m.Started = time.Now().UTC()
 	}
@@ -458,6 +459,21 @@ func (r *Run) Note(note string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.manifest.Notes = mergeNotes(r.manifest.Notes, []string{note})
+}
+
+// SetTable records a table for the card (written to run.json by Finish or
+// Close); a table with the same title is replaced, so a resumed run shows
+// the latest figures.
+func (r *Run) SetTable(t CardTable) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.manifest.Tables {
+		if r.manifest.Tables[i].Title == t.Title {
+			r.manifest.Tables[i] = t
+			return
+		}
+	}
+	r.manifest.Tables = append(r.manifest.Tables, t)
 }
 
 // Finish marks the run complete in run.json (finish time and counts). The

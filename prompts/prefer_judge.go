@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -863,12 +864,14 @@ func (m *Prefer) notes(env *Env) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var parts []string
+	table := export.CardTable{Title: fmt.Sprintf("Judge score histogram (%s, %s mode)", m.judge, m.mode()),
+		Header: []string{"score (rounded)", "completions"}}
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%d: %d", k, hist[k]))
+		table.Rows = append(table.Rows, []string{strconv.Itoa(k), strconv.Itoa(hist[k])})
 	}
-	env.Run.Note(fmt.Sprintf("judge %s (%s mode), score histogram of %d judged prompts (aggregate score rounded → completions): %s; %d pairs, %d prompts gave no pair (all tied)",
-		m.judge, m.mode(), judged, strings.Join(parts, ", "), pairs, noPair))
+	env.Run.SetTable(table)
+	env.Run.SetTable(export.CardTable{Title: "Judged prompts and pairs", Header: []string{"judged prompts", "pairs", "prompts without a pair (all tied)"},
+		Rows: [][]string{{strconv.Itoa(judged), strconv.Itoa(pairs), strconv.Itoa(noPair)}}})
 	if calls := m.judgeCalls.Load(); calls > 0 {
 		env.Run.Note(fmt.Sprintf("judge cost of the last invocation: %d calls, %d prompt and %d output tokens",
 			calls, m.judgePromptTokens.Load(), m.judgeOutputTokens.Load()))

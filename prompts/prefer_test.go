@@ -272,8 +272,10 @@ func TestPreferPairRulesAndTies(t *testing.T) {
 		if len(rs) != 1 || rs[0].Config() != export.ConfigRatings {
 			t.Fatalf("all tied: rows %v", rs)
 		}
-		if !slices.ContainsFunc(env.Run.Manifest().Notes, func(n string) bool { return strings.Contains(n, "1 prompts gave no pair") }) {
-			t.Errorf("notes: %q", env.Run.Manifest().Notes)
+		if !slices.ContainsFunc(env.Run.Manifest().Tables, func(tb export.CardTable) bool {
+			return tb.Title == "Judged prompts and pairs" && tb.Rows[0][2] == "1"
+		}) {
+			t.Errorf("card tables: %+v", env.Run.Manifest().Tables)
 		}
 	})
 }

@@ -251,8 +251,23 @@ func (o *RLAIF) Run(ctx context.Context, env *Env) error {
 	if err := env.RunPhases(ctx, pairs); err != nil {
 		return err
 	}
-	env.Run.Note("principle stability (flip rate when the answers swap places, mean gap between the two orders, spread of P(A), tie rate): " + StabilityNote(o.Stability))
+	env.Run.SetTable(StabilityCardTable(o.Stability, o.DropUnstable))
 	return nil
+}
+
+// StabilityCardTable is the principle stability table for the dataset card.
+func StabilityCardTable(st []PrincipleStability, dropAbove *float64) export.CardTable {
+	t := export.CardTable{Title: "Principle stability (RLAIF labels)",
+		Header: []string{"principle", "labels", "flip rate when the answers swap", "mean gap between orders", "spread of P(A)", "ties", "labels dropped"}}
+	for _, s := range st {
+		dropped := "no"
+		if unstableBy(s, dropAbove) {
+			dropped = "yes (--drop-unstable)"
+		}
+		t.Rows = append(t.Rows, []string{s.Principle, strconv.Itoa(s.Labels), fmt.Sprintf("%.0f%%", 100*s.FlipRate),
+			fmt.Sprintf("%.2f", s.OrderGap), fmt.Sprintf("%.2f", s.Spread), fmt.Sprintf("%.0f%%", 100*s.TieRate), dropped})
+	}
+	return t
 }
 
 // Label is one pair's soft label, as journaled in the ratings row's

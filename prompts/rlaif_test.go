@@ -198,8 +198,15 @@ func TestRLAIFVotesAndStability(t *testing.T) {
 	if !strings.Contains(table, "biased") || !strings.Contains(table, "dropped") || strings.Index(table, "biased") > strings.Index(table, "steady") {
 		t.Fatalf("table (least stable first, dropped marked):\n%s", table)
 	}
-	if !strings.Contains(strings.Join(run.Manifest().Notes, "\n"), "biased: "+itoa(b.Labels)+" labels, flip 100%") {
-		t.Fatalf("stability not in the run notes: %v", run.Manifest().Notes)
+	var card *export.CardTable
+	for _, tb := range run.Manifest().Tables {
+		if strings.HasPrefix(tb.Title, "Principle stability") {
+			card = &tb
+		}
+	}
+	if card == nil || len(card.Rows) == 0 || card.Rows[0][0] != "biased" || card.Rows[0][1] != itoa(b.Labels) ||
+		card.Rows[0][2] != "100%" || !strings.HasPrefix(card.Rows[0][6], "yes") {
+		t.Fatalf("stability table for the card: %+v", card)
 	}
 
 	// Without --drop-unstable the biased principle's labels are ties.

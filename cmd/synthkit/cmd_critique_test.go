@@ -150,7 +150,7 @@ func TestCritiqueAgainstOllama(t *testing.T) {
 		m := manifestOf(t, out)
 		notes := strings.Join(m.Notes, "\n")
 		if m.Method != "rlaif" || m.Models[0].Role != "judge" || !strings.Contains(notes, "2 sampled verdicts per order") ||
-			!strings.Contains(notes, "principle stability") {
+			len(m.Tables) == 0 || !strings.HasPrefix(m.Tables[0].Title, "Principle stability") {
 			t.Fatalf("run.json: %+v\nnotes: %s", m, notes)
 		}
 		if m.Counts.Rows["ratings"] != 2 || m.Counts.Rows["preferences"]+m.Counts.Rejected["label_tie"]+m.Counts.Rejected["unstable_principle"] != 2 {
@@ -169,8 +169,8 @@ func TestCritiqueAgainstOllama(t *testing.T) {
 			return nil
 		})
 		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
-		if !strings.Contains(string(card), "principle stability") {
-			t.Errorf("stability table not in the card")
+		if !strings.Contains(string(card), "### Principle stability (RLAIF labels)\n\n| principle | labels | flip rate when the answers swap |") {
+			t.Errorf("stability table not in the card:\n%s", card)
 		}
 	})
 

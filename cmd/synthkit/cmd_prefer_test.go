@@ -123,8 +123,11 @@ func TestPreferAgainstOllama(t *testing.T) {
 			t.Fatalf("run.json %+v", m)
 		}
 		notes := strings.Join(m.Notes, "\n")
-		if !strings.Contains(notes, "self-preference") || !strings.Contains(notes, "score histogram") {
-			t.Errorf("notes lack self-judging or the histogram:\n%s", notes)
+		if !strings.Contains(notes, "self-preference") || len(m.Tables) == 0 || !strings.HasPrefix(m.Tables[0].Title, "Judge score histogram") {
+			t.Errorf("notes lack self-judging or the card lacks the histogram:\n%s\n%+v", notes, m.Tables)
+		}
+		if card, _ := os.ReadFile(filepath.Join(out, "README.md")); !strings.Contains(string(card), "| score (rounded) | completions |") {
+			t.Errorf("the card shows no score histogram table")
 		}
 		// Every prompt judged: 3 ratings with 2 completions of 4 aspects.
 		rows := duckQuery(t, "SELECT id, completion_index, completion_model, completion_model_digest, len(ratings) AS n, ratings[1].aspect AS a1, overall, model, model_digest FROM read_parquet("+configFiles(t, out, "ratings")+") ORDER BY id, completion_index")
