@@ -201,11 +201,20 @@ func (o *preferOptions) method(errOut io.Writer) (*prompts.Prefer, error) {
 	if o.margin < 0 {
 		return nil, usagef("--margin must be ≥ 0")
 	}
+	// The reference column must be asked for: the loader keeps only the
+	// scalar columns a method uses.
+	refCol := ""
+	if m.Rubric != nil {
+		refCol = o.refColumn
+		if refCol == "" {
+			refCol = m.Rubric.Reference
+		}
+	}
 	var set *inputs.Set
 	var err error
 	if o.completions != "" {
 		set, err = inputs.Load(o.completions, inputs.Options{PromptColumn: o.input.promptColumn,
-			MessagesColumn: o.input.messagesColumn, Config: o.input.config, Split: o.input.split})
+			MessagesColumn: o.input.messagesColumn, Config: o.input.config, Split: o.input.split, Fields: nonEmpty(refCol)})
 		if err != nil {
 			return nil, inputError(err)
 		}
@@ -213,7 +222,7 @@ func (o *preferOptions) method(errOut io.Writer) (*prompts.Prefer, error) {
 			return nil, err
 		}
 	} else {
-		set, err = o.input.load()
+		set, err = o.input.load(refCol)
 		if err != nil {
 			return nil, err
 		}

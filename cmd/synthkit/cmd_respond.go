@@ -114,7 +114,7 @@ func runRespond(ctx context.Context, o *respondOptions, g *globalOptions, args [
 	if err := o.gen.validate(); err != nil {
 		return err
 	}
-	set, err := o.input.load()
+	set, err := o.input.load(o.referenceCol)
 	if err != nil {
 		return err
 	}

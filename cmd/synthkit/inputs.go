@@ -36,10 +36,11 @@ func (f *inputFlags) AddFlags(fs *pflag.FlagSet, usage string) {
 	fs.StringVar(&f.split, "split", "", "dataset folder: the `split` to read (default: train)")
 }
 
-// load reads the input; its errors are the user's to fix (exit status 2).
-func (f *inputFlags) load() (*inputs.Set, error) {
+// load reads the input, keeping the named scalar columns (a reference
+// answer); its errors are the user's to fix (exit status 2).
+func (f *inputFlags) load(fields ...string) (*inputs.Set, error) {
 	set, err := inputs.Load(f.path, inputs.Options{PromptColumn: f.promptColumn, MessagesColumn: f.messagesColumn,
-		Config: f.config, Split: f.split})
+		Config: f.config, Split: f.split, Fields: nonEmpty(fields...)})
 	if err != nil {
 		return nil, inputError(err)
 	}
@@ -52,6 +53,17 @@ func conversations(set *inputs.Set) [][]local.Message {
 	for i, r := range set.Records {
 		for _, m := range r.Prompt {
 			out[i] = append(out[i], local.Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	return out
+}
+
+// nonEmpty drops empty names.
+func nonEmpty(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if n != "" {
+			out = append(out, n)
 		}
 	}
 	return out

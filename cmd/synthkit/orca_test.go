@@ -63,7 +63,7 @@ func TestRespondExplanationTuning(t *testing.T) {
 		args []string
 		want string
 	}{
-		"missing reference column":  {[]string{"--reference-column", "solution", "--verify"}, `no column "solution" (columns: answer, instruction)`},
+		"missing reference column":  {[]string{"--reference-column", "solution", "--verify"}, `tasks.jsonl:1: no column "solution"; the record has "answer" and "instruction"`},
 		"pool with a duplicate":     {[]string{"--system-pool", dup}, "dup.txt:2: the same system prompt as line 1"},
 		"verify without references": {[]string{"--verify"}, "--verify needs --reference-column"},
 		"erase without a system":    {[]string{"--erase-system"}, "--erase-system needs --system-pool or --system"},

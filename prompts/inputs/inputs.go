@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,9 +44,10 @@ type Record struct {
 	// Completions are several answers to the prompt, from a "completions"
 	// or "responses" list.
 	Completions []Completion `json:"completions,omitempty"`
-	// Fields holds every scalar column (string, number, bool; nulls left
-	// out) as text, those the shape used included, so a caller can pick
-	// one by name (a reference answer, an id).
+	// Fields holds scalar columns (string, number, bool; nulls left out)
+	// as text: the ones [Options.Fields] asks for, plus the provenance
+	// columns [KeptFields] (a model name, an id). Other columns are not
+	// kept, so a large input costs memory only for what is used.
 	Fields map[string]string `json:"fields,omitempty"`
 	// Source is where the record is, for messages. Not part of the hash.
 	Source Pos `json:"-"`
@@ -77,6 +79,17 @@ type Options struct {
 	// the files named after the split. Config defaults to the card's
 	// default config, Split to "train". Both must be empty for a file.
 	Config, Split string
+	// Fields are scalar columns to keep in [Record.Fields] (a reference
+	// answer column) besides [KeptFields]; each must exist.
+	Fields []string
+}
+
+// KeptFields are the scalar columns every record keeps when present: the
+// provenance that methods reading earlier runs or pair files use.
+var KeptFields = []string{"id", "model", "chosen_model", "rejected_model"}
+
+func (o Options) keepsField(name string) bool {
+	return slices.Contains(KeptFields, name) || slices.Contains(o.Fields, name)
 }
 
 // Set is a loaded input.

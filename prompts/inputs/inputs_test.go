@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,6 +56,19 @@ func checkRecords(t *testing.T, got, want []Record) {
 			t.Errorf("record %d: Source = %v, want line %d", i, g.Source, w.Source.Line)
 		}
 	}
+}
+
+// withWantedFields asks Load to keep the scalar columns the expected
+// records name (only those and KeptFields are kept).
+func withWantedFields(o Options, want []Record) Options {
+	for _, r := range want {
+		for k := range r.Fields {
+			if !slices.Contains(o.Fields, k) && !slices.Contains(KeptFields, k) {
+				o.Fields = append(o.Fields, k)
+			}
+		}
+	}
+	return o
 }
 
 func TestLoadFormatsAndShapes(t *testing.T) {
@@ -225,7 +239,7 @@ func TestLoadFormatsAndShapes(t *testing.T) {
 					path = name
 				}
 			}
-			set, err := Load(filepath.Join(dir, path), tt.opts)
+			set, err := Load(filepath.Join(dir, path), withWantedFields(tt.opts, tt.want))
 			if err != nil {
 				t.Fatal(err)
 			}

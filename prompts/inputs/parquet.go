@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -38,11 +37,6 @@ func scanParquet(name, rel string, r io.ReaderAt, size int64, sel columnSelector
 	if sel != nil {
 		if keep, err = sel(names); err != nil {
 			return errorAt(Pos{File: name}, err)
-		}
-		for _, fl := range fields { // scalar columns, for Record.Fields
-			if fl.Leaf() && !fl.Repeated() && !slices.Contains(keep, fl.Name()) {
-				keep = append(keep, fl.Name())
-			}
 		}
 	}
 	group := parquet.Group{}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestLoadParquetGo(t *testing.T) {
 	sft := sftRows("q", 3)
 	sft[1].Note = &note
 	writeParquet(t, filepath.Join(dir, "sft.parquet"), sft, parquet.MaxRowsPerRowGroup(2)) // two row groups
-	set, err := Load(filepath.Join(dir, "sft.parquet"), Options{})
+	set, err := Load(filepath.Join(dir, "sft.parquet"), Options{Fields: []string{"seed", "note"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestLoadParquetGo(t *testing.T) {
 
 	pref := []pqPref{{Prompt: []pqMessage{{"user", "Sky?"}}, Chosen: []pqMessage{{"assistant", "Blue."}}, Rejected: []pqMessage{{"assistant", "Red."}}, ScoreChosen: 9}}
 	writeParquet(t, filepath.Join(dir, "pref.parquet"), pref)
-	set, err = Load(filepath.Join(dir, "pref.parquet"), Options{})
+	set, err = Load(filepath.Join(dir, "pref.parquet"), Options{Fields: []string{"score_chosen"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +325,28 @@ const { DuckDBInstance } = createRequire(path.join(process.env.SYNTHKIT_NPM_DIR,
 	}
 }
 
+// Only the columns asked for (and the provenance ones) are kept: a large
+// input costs memory for what is used.
+func TestLoadKeepsOnlyTheFieldsAskedFor(t *testing.T) {
+	dir := t.TempDir()
+	note := "n"
+	sft := sftRows("q", 2)
+	sft[1].Note = &note
+	writeParquet(t, filepath.Join(dir, "sft.parquet"), sft)
+	set := mustLoad(t, filepath.Join(dir, "sft.parquet"), Options{})
+	for _, r := range set.Records {
+		for k := range r.Fields {
+			if !slices.Contains(KeptFields, k) {
+				t.Fatalf("record keeps %q, which nobody asked for: %v", k, r.Fields)
+			}
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "sft.parquet"), Options{Fields: []string{"answer"}}); err == nil ||
+		!strings.Contains(err.Error(), `no column "answer"`) {
+		t.Fatalf("a missing field column: %v", err)
+	}
+}
+
 func TestLoadParquetDuckDB(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "duck.parquet")
@@ -334,7 +357,7 @@ func TestLoadParquetDuckDB(t *testing.T) {
 	  (2::BIGINT, NULL, [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Name a fruit'}, {'role': 'assistant', 'content': 'Apple'}], NULL, NULL, false),
 	  (3::BIGINT, 'Über naïve café 🌍', NULL, 'ref3', 2.0, NULL)
 	) t(id, prompt, messages, answer, score, ok)) TO '%s' (FORMAT parquet, ROW_GROUP_SIZE 2)`, p))
-	set, err := Load(p, Options{})
+	set, err := Load(p, Options{Fields: []string{"answer", "score", "ok"}})
 	if err != nil {
 		t.Fatal(err)
 	}

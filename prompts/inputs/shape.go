@@ -20,11 +20,12 @@ var shapeKeys = map[string]bool{
 	"output": true, "completions": true, "responses": true,
 }
 
-// shapeColumns picks the Parquet columns Load needs (scalar columns for
-// Fields are added by the reader) and checks the named ones exist.
+// shapeColumns picks the Parquet columns Load needs (the shape's, and the
+// scalar columns Record.Fields keeps) and checks the named ones exist;
+// no other column is read.
 func shapeColumns(opts Options) columnSelector {
 	return func(names []string) ([]string, error) {
-		for _, c := range []string{opts.MessagesColumn, opts.PromptColumn} {
+		for _, c := range append([]string{opts.MessagesColumn, opts.PromptColumn}, opts.Fields...) {
 			if c != "" && !slices.Contains(names, c) {
 				return nil, fmt.Errorf("no column %q; the columns are %s", c, listNames(names))
 			}
@@ -33,7 +34,7 @@ func shapeColumns(opts Options) columnSelector {
 		found := opts.MessagesColumn != "" || opts.PromptColumn != ""
 		for _, n := range names {
 			l := strings.ToLower(n)
-			if shapeKeys[l] || n == opts.MessagesColumn || n == opts.PromptColumn {
+			if shapeKeys[l] || n == opts.MessagesColumn || n == opts.PromptColumn || opts.keepsField(n) {
 				keep = append(keep, n)
 				found = found || slices.Contains(promptKeys, l) || l == "chosen"
 			}
@@ -66,10 +67,18 @@ func get(cols map[string]any, key string) (any, bool) {
 func toRecord(row Row, opts Options) (Record, error) {
 	rec := Record{Source: row.Pos}
 	cols := row.Cols
+	for _, f := range opts.Fields {
+		if _, ok := cols[f]; !ok {
+			return rec, fmt.Errorf("no column %q; the record has %s", f, listNames(sortedKeys(cols)))
+		}
+	}
 	for k, v := range cols {
+		if !opts.keepsField(k) {
+			continue
+		}
 		if s, ok := scalarText(v); ok {
 			if rec.Fields == nil {
-				rec.Fields = make(map[string]string, len(cols))
+				rec.Fields = make(map[string]string, 4)
 			}
 			rec.Fields[k] = s
 		}
