@@ -162,7 +162,7 @@ func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
 			}
 			return v, nil
 		}
-		return "", fmt.Errorf("%q must be a string, not %s", key, kindOf(v))
+		return "", fmt.Errorf("%q must be a string, not %s", key, inputs.JSONKind(v))
 	}
 	if _, ok := col("instruction"); !ok && tabular {
 		cols := make([]string, 0, len(r.Cols))
@@ -204,7 +204,7 @@ func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
 			t.Instances = append(t.Instances, SeedInstance{Input: in, Output: out})
 		}
 	default:
-		return t, false, fmt.Errorf(`"instances" must be an array, not %s`, kindOf(list))
+		return t, false, fmt.Errorf(`"instances" must be an array, not %s`, inputs.JSONKind(list))
 	}
 	in, err := text("input")
 	if err != nil {
@@ -231,22 +231,7 @@ func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
 	return t, false, nil
 }
 
-// kindOf names a decoded value's JSON kind as a file's author says it.
-func kindOf(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case json.Number, int64, int32, float64, float32:
-		return "a number"
-	case bool:
-		return "true or false"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
-}
+
 
 // parseYesNo reads the yes/no spellings people put in spreadsheets, and
 // the "Yes"/"No" that Self-Instruct's classification step records.

@@ -380,7 +380,10 @@ func lineCounter(data []byte) func(off int) int64 {
 	}
 }
 
-// jsonKind names a decoded value's kind the way a file's author thinks of it.
+// JSONKind names a decoded value's kind the way a file's author thinks of
+// it ("a string", "an array"), for messages about user files.
+func JSONKind(v any) string { return jsonKind(v) }
+
 func jsonKind(v any) string {
 	switch v.(type) {
 	case nil:
