@@ -231,8 +231,6 @@ func seedTask(r inputs.Row) (t SeedTask, skip bool, err error) {
 	return t, false, nil
 }
 
-
-
 // parseYesNo reads the yes/no spellings people put in spreadsheets, and
 // the "Yes"/"No" that Self-Instruct's classification step records.
 func parseYesNo(s string) (bool, error) {
