@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ollama/ollama/api"
 )
@@ -56,7 +57,7 @@ func (c *Client) listOn(ctx context.Context, h *hostState) ([]ModelInfo, error) 
 	if h.oai != nil {
 		return c.listOpenAI(ctx, h)
 	}
-	r, err := h.api.List(ctx)
+	r, err := retryMeta(ctx, func() (*api.ListResponse, error) { return h.api.List(ctx) })
 	if err != nil {
 		return nil, hostErr(h, err)
 	}
@@ -67,6 +68,26 @@ func (c *Client) listOn(ctx context.Context, h *hostState) ([]ModelInfo, error) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// retryMeta retries a metadata request (list, show) twice on a transport
+// failure: a keep-alive connection dropped under it must not end a run
+// before it starts. Status errors are answers and return at once.
+func retryMeta[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if out, err = fn(); err == nil {
+			return out, nil
+		}
+		if _, transient := classify(err, "", ""); !transient || isStatus(err) || ctx.Err() != nil {
+			return out, err
+		}
+		if serr := sleepCtx(ctx, time.Duration(100<<attempt)*time.Millisecond); serr != nil {
+			return out, err
+		}
+	}
+	return out, err
 }
 
 // hostErr turns "nothing listens there" into a [NoServerError].
@@ -125,7 +146,7 @@ func (c *Client) inspectOn(ctx context.Context, h *hostState, name string) (Mode
 	if !found {
 		return ModelInfo{}, &ModelMissingError{Model: name, Host: h.url}
 	}
-	show, err := h.api.Show(ctx, &api.ShowRequest{Model: name})
+	show, err := retryMeta(ctx, func() (*api.ShowResponse, error) { return h.api.Show(ctx, &api.ShowRequest{Model: name}) })
 	if err != nil {
 		return ModelInfo{}, fmt.Errorf("show %s on %s: %w", name, h.url, err)
 	}
