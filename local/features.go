@@ -250,9 +250,10 @@ func probeFeatures(ctx context.Context, h *hostState, model string) (Features, e
 }
 
 // probeAttempts and probeBackoff bound the retries of one probe request:
-// a server that just started, or one truncated reply, must not decide.
+// a server that just started, or a few spoiled replies in a row (a flaky
+// proxy), must not decide.
 var (
-	probeAttempts = 4
+	probeAttempts = 6
 	probeBackoff  = 200 * time.Millisecond
 )
 
