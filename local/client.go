@@ -398,13 +398,7 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 	if c.isOpenAI() {
 		return c.embedOpenAI(ctx, model, inputs)
 	}
-	batch := c.EmbedBatch
-	if batch <= 0 {
-		batch = 64
-	}
-	out := make([][]float32, 0, len(inputs))
-	for start := 0; start < len(inputs); start += batch {
-		part := inputs[start:min(start+batch, len(inputs))]
+	return c.embedInBatches(model, inputs, func(part []string) ([][]float32, error) {
 		var vecs [][]float32
 		err := c.run(ctx, model, func(ctx context.Context, h *hostState) (int, error) {
 			r, err := h.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: part})
@@ -415,6 +409,22 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 			c.stats.PromptTokens.Add(int64(r.PromptEvalCount))
 			return r.PromptEvalCount, nil
 		})
+		return vecs, err
+	})
+}
+
+// embedInBatches splits inputs into batches of [Client.EmbedBatch], embeds
+// each with embed (one backend's request), and checks and gathers the
+// vectors.
+func (c *Client) embedInBatches(model string, inputs []string, embed func(part []string) ([][]float32, error)) ([][]float32, error) {
+	batch := c.EmbedBatch
+	if batch <= 0 {
+		batch = 64
+	}
+	out := make([][]float32, 0, len(inputs))
+	for start := 0; start < len(inputs); start += batch {
+		part := inputs[start:min(start+batch, len(inputs))]
+		vecs, err := embed(part)
 		if err != nil {
 			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)
 		}

@@ -354,13 +354,7 @@ func (e *NoRawCompletionError) Error() string {
 // embedOpenAI is [Client.Embed] against an OpenAI-compatible server: POST
 // /embeddings in batches of [Client.EmbedBatch].
 func (c *Client) embedOpenAI(ctx context.Context, model string, inputs []string) ([][]float32, error) {
-	batch := c.EmbedBatch
-	if batch <= 0 {
-		batch = 64
-	}
-	out := make([][]float32, 0, len(inputs))
-	for start := 0; start < len(inputs); start += batch {
-		part := inputs[start:min(start+batch, len(inputs))]
+	return c.embedInBatches(model, inputs, func(part []string) ([][]float32, error) {
 		var vecs [][]float32
 		err := c.runOpenAI(ctx, model, func(ctx context.Context, h *hostState) (int, error) {
 			r, err := h.oai.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: model,
@@ -382,14 +376,8 @@ func (c *Client) embedOpenAI(ctx context.Context, model string, inputs []string)
 			c.stats.PromptTokens.Add(r.Usage.PromptTokens)
 			return int(r.Usage.PromptTokens), nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("embed %d texts with %s: %w", len(part), model, err)
-		}
-		if out, err = appendVectors(out, vecs, len(part), start, model); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return vecs, err
+	})
 }
 
 // runOpenAI runs one request through the scheduler, turning the library's
