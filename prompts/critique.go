@@ -160,11 +160,6 @@ func (st *critiqueState) latest() string {
 }
 
 func (o *Critique) Run(ctx context.Context, env *Env) error {
-	if o.model == "" {
-		if _, err := o.Prepare(modelInfos([]string{o.Model})); err != nil {
-			return err
-		}
-	}
 	return env.RunPhases(ctx, &Phase{
 		Model: o.model, Method: o.Name(), Target: int64(o.Count), Accepted: env.Run.Counts().Accepted,
 		Next: seqUnits(len(o.Prompts), func(p int) bool { return env.Run.Done(critiqueUnit(p)) }, func(p int) Unit {

@@ -176,11 +176,6 @@ type evolStep struct {
 }
 
 func (o *Evol) Run(ctx context.Context, env *Env) error {
-	if o.model == "" {
-		if _, err := o.Prepare(modelInfos([]string{o.Model})); err != nil {
-			return err
-		}
-	}
 	rounds := o.rounds()
 	// On resume a chain continues from its last surviving round.
 	survived := map[string]evolStep{}

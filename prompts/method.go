@@ -69,7 +69,8 @@ type Method interface {
 	Prepare(models []local.ModelInfo) (Identity, error)
 	// Target is how many accepted records complete the run.
 	Target() int
-	// Run generates toward Target, journaling through env.
+	// Run generates toward Target, journaling through env. It is called
+	// only after Prepare, which resolves what Run needs.
 	Run(ctx context.Context, env *Env) error
 }
 

@@ -122,11 +122,6 @@ func respondUnit(prompt, model int) string { return fmt.Sprintf("respond-%06d-m%
 // prompt-major order (prompt 0 by every model, then prompt 1 …), and a
 // rejected answer is replaced by the same model's next prompt.
 func (r *Respond) Run(ctx context.Context, env *Env) error {
-	if r.models == nil {
-		if _, err := r.Prepare(modelInfos(resolvedModelNames(r.Models()))); err != nil {
-			return err
-		}
-	}
 	nm := len(r.models)
 	// With a judge, answers are made model by model and kept as run state;
 	// the judge then verifies them in a phase of its own, so a laptop never
@@ -276,24 +271,4 @@ func (r *Respond) conversation(env *Env, model string, p int) ([]local.Message, 
 		system, sysID = sp.Text, sp.ID
 	}
 	return append(env.systemMessages(model, system), conv...), sysID
-}
-
-// resolvedModelNames lists the names of refs (stand-ins for resolved
-// models when a method runs without the lifecycle).
-func resolvedModelNames(refs []ModelRef) []string {
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = r.Name
-	}
-	return out
-}
-
-// modelInfos stands in for resolved models when a method runs without the
-// lifecycle (tests): the names as given.
-func modelInfos(names []string) []local.ModelInfo {
-	out := make([]local.ModelInfo, len(names))
-	for i, n := range names {
-		out[i] = local.ModelInfo{Name: n}
-	}
-	return out
 }

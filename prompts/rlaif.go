@@ -196,11 +196,6 @@ func (o *RLAIF) chooseMethod(ctx context.Context, env *Env) string {
 }
 
 func (o *RLAIF) Run(ctx context.Context, env *Env) error {
-	if o.judge == "" {
-		if _, err := o.Prepare(modelInfos([]string{o.Judge})); err != nil {
-			return err
-		}
-	}
 	o.Method = o.chooseMethod(ctx, env)
 	label := &Phase{Model: o.judge, Method: o.Name(),
 		Next: seqUnits(len(o.Pairs), func(i int) bool { return env.Run.Done(rlaifLabelUnit(i)) }, func(i int) Unit {

@@ -493,3 +493,13 @@ func TestEvolStopsAtExactlyCount(t *testing.T) {
 		t.Fatalf("accepted %d evolutions, want exactly 3", got)
 	}
 }
+
+// modelInfos stands in for resolved models when a method runs without the
+// lifecycle (tests): the names as given.
+func modelInfos(names []string) []local.ModelInfo {
+	out := make([]local.ModelInfo, len(names))
+	for i, n := range names {
+		out[i] = local.ModelInfo{Name: n}
+	}
+	return out
+}

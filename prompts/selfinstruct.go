@@ -197,11 +197,6 @@ func (st *siState) maxScore(task string) float64 {
 const StallSteps = 50
 
 func (o *SelfInstruct) Run(ctx context.Context, env *Env) error {
-	if o.model == "" {
-		if _, err := o.Prepare(modelInfos([]string{o.Model})); err != nil {
-			return err
-		}
-	}
 	st := &siState{pool: o.Pool, pending: map[string]bool{}}
 	for _, s := range o.Seeds {
 		st.pool.Add(s.Instruction)
