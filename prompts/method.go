@@ -150,3 +150,10 @@ func resolvedNames(models []local.ModelInfo) []string {
 	}
 	return out
 }
+
+// Statuser is implemented by a method with a figure worth watching while
+// it runs (QD-score and coverage of an archive); the progress display
+// shows it next to the counts.
+type Statuser interface {
+	Status() string
+}
