@@ -19,6 +19,7 @@ import (
 
 	"synthkit/export"
 	"synthkit/local"
+	"synthkit/progress"
 	"synthkit/prompts"
 )
 
@@ -58,6 +59,10 @@ type Options struct {
 	PullProgress func(p local.PullProgress, done bool)
 	// Diversity is the diversity filter (zero: none).
 	Diversity Diversity
+	// Progress, when set, is the display line this run feeds (a recipe
+	// gives each stage one line of a shared display); nil: the run shows
+	// its own progress on errOut.
+	Progress progress.Stage
 }
 
 // GenerationOptions are the options recorded in run.json and sent with
