@@ -43,11 +43,36 @@ type ModelUnavailableError struct {
 }
 
 func (e *ModelUnavailableError) Error() string {
-	msg := fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME)", e.Err, strings.Join(e.Models, ", "))
+	need := strings.Join(e.Models, ", ")
+	msg := fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME)", e.Err, need)
+	if Offline(e.Err) {
+		// The raw resolver error means little to most users; say it plainly first.
+		msg = fmt.Sprintf("cannot pull %s: the Ollama server cannot reach the model registry (offline?)\n(%v)\npull it where there is internet (synthkit models pull NAME)", need, e.Err)
+	}
 	if len(e.Have) == 0 {
 		return msg + "; this server has no models yet"
 	}
 	return msg + " or use one this server has: " + strings.Join(e.Have, ", ")
+}
+
+// offlineSigns are the phrases of a pull that failed because the server
+// has no route to the registry (Ollama returns them as text, so there is
+// no typed error to match).
+var offlineSigns = []string{"no such host", "network is unreachable", "server misbehaving",
+	"connection refused", "i/o timeout", "TLS handshake timeout", "no route to host", "temporary failure in name resolution"}
+
+// Offline reports whether err is a pull that could not reach the registry.
+func Offline(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range offlineSigns {
+		if strings.Contains(msg, strings.ToLower(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *ModelUnavailableError) Unwrap() error { return e.Err }
