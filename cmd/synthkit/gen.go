@@ -101,8 +101,15 @@ func (o *genOptions) runnerOptions(g *globalOptions, errOut io.Writer) runner.Op
 	return ro
 }
 
+// stageFunc receives the method a command built from its flags, when the
+// command runs as a stage of a recipe (which connects once for all stages).
+type stageFunc func(ctx context.Context, m prompts.Method, o *genOptions) error
+
 // runMethod connects and runs a method through the one lifecycle.
 func runMethod(ctx context.Context, g *globalOptions, o *genOptions, m prompts.Method, out, errOut io.Writer) error {
+	if g.stage != nil {
+		return g.stage(ctx, m, o)
+	}
 	conn, err := g.connect(ctx, errOut, len(m.Models()))
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ type globalOptions struct {
 	apiKeyEnv   string
 
 	concurrencyN int // parsed --concurrency; 0 = auto
+
+	stage stageFunc // set by `synthkit run`: a recipe stage takes the built method (cmd_run.go)
 }
 
 func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
