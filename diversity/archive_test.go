@@ -144,14 +144,19 @@ func TestArchiveTargetPrefersEmptyLeastTriedCells(t *testing.T) {
 			t.Fatalf("cell %d targeted %d times of 10, want 5 (%v)", ix, n, seen)
 		}
 	}
-	// Full archive: the weakest quarter is the target.
-	a.Insert(empty[0], Elite{ID: "w1", Quality: 0.1})
-	a.Insert(empty[1], Elite{ID: "w2", Quality: 0.2})
-	for i := 0; i < 6; i++ {
-		e, _ := a.Elite(a.Target(rng))
-		if e.Quality > 0.9 {
-			t.Fatalf("full archive targeted a strong elite %+v", e)
-		}
+	// Full archive: the weakest quarter (3 of 12 cells) is the target,
+	// each of them in turn.
+	full := mustArchive(t, testAxes())
+	for ix := 0; ix < full.Total(); ix++ {
+		full.Insert(full.cell(ix), Elite{ID: "e", Quality: 0.9 - float64((ix*5)%12)/20})
+	}
+	weak := map[float64]int{}
+	for i := 0; i < 9; i++ {
+		e, _ := full.Elite(full.Target(rng))
+		weak[e.Quality]++
+	}
+	if len(weak) != 3 || weak[0.9-11.0/20] != 3 || weak[0.9-10.0/20] != 3 || weak[0.9-9.0/20] != 3 {
+		t.Fatalf("full archive targets by quality %v, want the three weakest three times each", weak)
 	}
 }
 
