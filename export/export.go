@@ -198,6 +198,7 @@ func Export(ctx context.Context, dir string, opts ExportOptions) (*ExportResult,
 		res.SkippedBytes += d.Bytes()
 	}
 
+	dropSuperseded(sources, st.states)
 	plans, err := planConfigs(sources, o.DefaultConfig)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", dir, err)
