@@ -14,9 +14,9 @@ import (
 // also across a resume; marking is idempotent.
 func TestSupersededUnitsAreNotExported(t *testing.T) {
 	tests := []struct {
-		name       string
-		supersede  []int
-		wantParq   []string
+		name        string
+		supersede   []int
+		wantParq    []string
 		wantJournal int
 	}{
 		{"none marked", nil, []string{unitID(0), unitID(1), unitID(2), unitID(3)}, 4},
