@@ -315,3 +315,24 @@ func (a *Archive) Elites(fn func(c Cell, e Elite)) {
 		}
 	}
 }
+
+// Restore puts old back as the elite of c (nil empties the cell): it
+// undoes an Insert whose candidate could not be kept after all.
+func (a *Archive) Restore(c Cell, old *Elite) error {
+	ix, err := a.index(c)
+	if err != nil {
+		return err
+	}
+	if cur := a.elites[ix]; cur != nil {
+		a.score -= cur.Quality
+		a.filled--
+	}
+	a.elites[ix] = nil
+	if old != nil {
+		e := *old
+		a.elites[ix] = &e
+		a.score += e.Quality
+		a.filled++
+	}
+	return nil
+}

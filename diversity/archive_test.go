@@ -101,6 +101,19 @@ func TestArchiveInsertReplacesOnlyWhenStrictlyBetter(t *testing.T) {
 	if !a.Better(Cell{3, 1}, 0) || a.Better(c, 0.7) || !a.Better(c, 0.71) {
 		t.Fatal("Better disagrees with Insert's rule")
 	}
+	// Restore undoes an insert: the old elite back, or the cell empty.
+	_, old, _ := a.Insert(c, Elite{ID: "g", Quality: 0.8})
+	if err := a.Restore(c, old); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := a.Elite(c); e.ID != "d" || math.Abs(a.QDScore()-0.9) > 1e-12 || a.Filled() != 2 {
+		t.Fatalf("after Restore: elite %+v score %v filled %d", e, a.QDScore(), a.Filled())
+	}
+	a.Insert(Cell{3, 1}, Elite{ID: "h", Quality: 0.4})
+	a.Restore(Cell{3, 1}, nil)
+	if _, ok := a.Elite(Cell{3, 1}); ok || a.Filled() != 2 || math.Abs(a.QDScore()-0.9) > 1e-12 {
+		t.Fatalf("Restore(nil) left the cell filled (filled %d, score %v)", a.Filled(), a.QDScore())
+	}
 }
 
 func TestArchiveDistance(t *testing.T) {

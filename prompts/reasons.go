@@ -119,3 +119,18 @@ const (
 func init() {
 	ReasonMeanings[ReasonNearDuplicate] = "novelty filter: the embedding's cosine similarity to an accepted record was above --max-similarity"
 }
+
+// QDAIF (--diversity qd).
+const (
+	// ReasonQDNotBetter rejects a candidate whose cell already holds an
+	// elite at least as good.
+	ReasonQDNotBetter = "qd_not_better"
+	// ReasonQDDuplicate rejects a candidate whose instruction repeats an
+	// accepted one exactly.
+	ReasonQDDuplicate = "qd_duplicate"
+)
+
+func init() {
+	ReasonMeanings[ReasonQDNotBetter] = "qd: the judged cell already held an elite of equal or higher quality, so the candidate did not enter the archive"
+	ReasonMeanings[ReasonQDDuplicate] = "qd: the candidate's instruction repeated one already in the archive's history"
+}
