@@ -104,10 +104,10 @@ type QD struct {
 	tmplHash     string
 	labelsUsed   string // resolved in Run
 
-	mu        sync.Mutex
-	archive   *diversity.Archive
-	texts     map[string]bool // normalized instructions of every accepted candidate
-	replaced  int             // elites superseded over the run
+	mu       sync.Mutex
+	archive  *diversity.Archive
+	texts    map[string]bool // normalized instructions of every accepted candidate
+	replaced int             // elites superseded over the run
 }
 
 var (
