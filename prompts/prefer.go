@@ -3,6 +3,7 @@ package prompts
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -114,9 +115,26 @@ type Prefer struct {
 	// Count stops after this many judged prompts (0: all).
 	Count int
 
-	pool  []string // resolved names
-	judge string
-	tmpl  *Template
+	// JudgeFormat is how the judge answers: [JudgeJSON], [JudgeText], or
+	// "" for JSON when the server has structured output, else text.
+	JudgeFormat string
+	// Calibration are the items the judge's health is checked on (nil: the
+	// built-in [CalibrationItems]). CalibrateEvery judges them at the start
+	// and again after every this many judged prompts (0: never).
+	Calibration    []CalibrationItem
+	CalibrateEvery int
+	// PlainOrder puts the answers before the instructions in every judge
+	// prompt, so judge calls share no prefix the server could reuse: the
+	// baseline of the cache-friendly order, for benchmarks only.
+	PlainOrder bool
+	// Log, when set, gets judge-health warnings as they happen.
+	Log io.Writer
+
+	pool   []string // resolved names
+	judge  string
+	tmpl   *Template
+	format string // resolved JudgeFormat
+	health *judgeHealth
 
 	judgeCalls, judgePromptTokens, judgeOutputTokens atomic.Int64
 }
@@ -210,6 +228,17 @@ func (m *Prefer) Validate() error {
 	if m.Judge == "" {
 		return fmt.Errorf("prefer needs a judge: --judge MODEL (or --chosen-model and --rejected-model for pairs without one)")
 	}
+	switch m.JudgeFormat {
+	case "", JudgeJSON, JudgeText:
+	default:
+		return fmt.Errorf("unknown judge format %q (json or text)", m.JudgeFormat)
+	}
+	if m.CalibrateEvery < 0 {
+		return fmt.Errorf("--calibrate-every must be ≥ 0 (0: no calibration)")
+	}
+	if err := checkCalibration(m.Calibration, mode); err != nil {
+		return err
+	}
 	if mode == ModeRubric && (m.Rubric == nil || len(m.Rubric.Attributes) == 0) {
 		return fmt.Errorf("rubric mode needs --rubric FILE or --preset helpsteer")
 	}
@@ -297,6 +326,9 @@ func (m *Prefer) Prepare(models []local.ModelInfo) (Identity, error) {
 	}
 	if m.tmpl != nil {
 		ts = append(ts, m.tmpl)
+	}
+	if m.JudgeFormat == JudgeText {
+		ts = append(ts, preferTextT)
 	}
 	// Unit ids number prompts and completion slots, and the plan of each
 	// prompt follows from the settings: a resume must see the same ones.
@@ -432,6 +464,12 @@ func (m *Prefer) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
+	if m.mode() != ModeModels {
+		m.resolveFormat(ctx, env)
+		if err := m.startHealth(env); err != nil {
+			return err
+		}
+	}
 	n := len(m.Conversations)
 	next := 0
 	for {
@@ -492,6 +530,9 @@ func (m *Prefer) phases(env *Env, ps []int) []*Phase {
 	}
 	i := 0
 	out = append(out, &Phase{Model: m.judge, Method: m.Name(), Next: func() (Unit, bool) {
+		if u, ok := m.calibrationDue(env); ok {
+			return u, true
+		}
 		for i < len(ps) {
 			p := ps[i]
 			i++

@@ -37,6 +37,11 @@ func (m *Prefer) judgeUnitOf(env *Env, p int) Unit {
 	}
 	prov := export.Provenance{Method: m.Name(), Model: model, Seed: &seed}
 	return Unit{ID: id, Prov: prov, Do: func(ctx context.Context, w *Work) error {
+		if m.health != nil {
+			// A judgment counts toward the next calibration whether it
+			// made rows or a rejection.
+			defer m.health.judged.Add(1)
+		}
 		cs := m.candidates(env, p)
 		if len(cs) < 2 {
 			return reject(ReasonTooFewCompletions)
@@ -46,20 +51,15 @@ func (m *Prefer) judgeUnitOf(env *Env, p int) Unit {
 			return m.commitModelPair(w, env, p, cs, prov)
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(p)))
-		var j *judgment
-		var err error
-		switch m.mode() {
-		case ModeRatings:
-			j, err = m.judgeRatings(ctx, env, p, cs, seed, rng)
-		case ModePairwise:
-			j, err = m.judgePairwise(ctx, env, p, cs, seed)
-		case ModeRubric:
-			j, err = m.judgeRubric(ctx, env, p, cs, seed)
-		case ModeRank:
-			j, err = m.judgeRank(ctx, env, p, cs, seed, rng)
-		}
+		cost := &judgeCost{}
+		j, err := m.judge1(ctx, env, m.query(p), cs, seed, rng, cost)
+		m.recordCost(cost)
 		if err != nil {
 			return err
+		}
+		j.Metadata["judge_calls"], j.Metadata["judge_prompt_tokens"], j.Metadata["judge_output_tokens"] = cost.Calls, cost.PromptTokens, cost.OutputTokens
+		if m.health != nil {
+			m.health.observe(j.Score)
 		}
 		pairs := j.Decided
 		if pairs == nil {
@@ -67,6 +67,64 @@ func (m *Prefer) judgeUnitOf(env *Env, p int) Unit {
 		}
 		return w.Commit(m.entries(env, p, prompt, cs, j, pairs, prov)...)
 	}}
+}
+
+// judgeQuery is what the judge is told besides the answers: the request
+// as it reads it and a reference answer (rubric mode; "" for none).
+type judgeQuery struct {
+	Prompt, Reference string
+}
+
+// query is prompt p's judge query.
+func (m *Prefer) query(p int) judgeQuery {
+	q := judgeQuery{Prompt: promptText(m.Conversations[p])}
+	if p < len(m.References) {
+		q.Reference = m.References[p]
+	}
+	return q
+}
+
+// judgeCost counts one judgment's judge calls and tokens.
+type judgeCost struct {
+	Calls, PromptTokens, OutputTokens int64
+}
+
+func (c *judgeCost) add(r *local.Response) {
+	c.Calls++
+	c.PromptTokens += int64(r.PromptTokens)
+	c.OutputTokens += int64(r.OutputTokens)
+}
+
+func (m *Prefer) recordCost(c *judgeCost) {
+	m.judgeCalls.Add(c.Calls)
+	m.judgePromptTokens.Add(c.PromptTokens)
+	m.judgeOutputTokens.Add(c.OutputTokens)
+}
+
+// judge1 judges one prompt's candidates in the run's mode; data and
+// calibration items go through it alike.
+func (m *Prefer) judge1(ctx context.Context, env *Env, q judgeQuery, cs []candidate, seed int64, rng *rand.Rand, cost *judgeCost) (*judgment, error) {
+	var j *judgment
+	var err error
+	switch m.mode() {
+	case ModeRatings:
+		j, err = m.judgeRatings(ctx, env, q, cs, seed, rng, cost)
+	case ModePairwise:
+		j, err = m.judgePairwise(ctx, env, q, cs, seed, cost)
+	case ModeRubric:
+		j, err = m.judgeRubric(ctx, env, q, cs, seed, cost)
+	case ModeRank:
+		j, err = m.judgeRank(ctx, env, q, cs, seed, rng, cost)
+	default:
+		return nil, fmt.Errorf("no judge in %s mode", m.mode())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.Metadata == nil {
+		j.Metadata = map[string]any{}
+	}
+	return j, nil
 }
 
 // entries builds the unit's journal entries: the rating with the first
@@ -282,7 +340,11 @@ func (m *Prefer) judgeOptions(numPredict int) map[string]any {
 // same reply. A reply neither can read is asked again with a new seed and
 // some temperature (env.Retries times), then the judgment is rejected by
 // the last failure's reason.
-func (m *Prefer) ask(ctx context.Context, env *Env, prompt string, schema *local.Schema, own map[string]any, seed int64, read func(content string) error) error {
+func (m *Prefer) ask(ctx context.Context, env *Env, prompt string, n int, schema *local.Schema, own map[string]any, seed int64, cost *judgeCost, read func(content string) error) error {
+	prompt, format, err := m.shape(prompt, n, schema)
+	if err != nil {
+		return err
+	}
 	msgs := append(env.systemMessages(m.judge, ""), local.Message{Role: "user", Content: prompt})
 	var last error
 	for attempt := 0; attempt <= env.Retries; attempt++ {
@@ -292,14 +354,12 @@ func (m *Prefer) ask(ctx context.Context, env *Env, prompt string, schema *local
 			opts = mapsClone(own)
 			opts["temperature"] = 0.7
 		}
-		resp, err := env.Chat(ctx, &local.ChatRequest{Model: m.judge, Messages: msgs, Schema: schema.Raw(),
+		resp, err := env.Chat(ctx, &local.ChatRequest{Model: m.judge, Messages: msgs, Schema: format,
 			Options: env.options(opts), Seed: &s})
 		if err != nil {
 			return err
 		}
-		m.judgeCalls.Add(1)
-		m.judgePromptTokens.Add(int64(resp.PromptTokens))
-		m.judgeOutputTokens.Add(int64(resp.OutputTokens))
+		cost.add(resp)
 		if last = read(resp.Content); last == nil {
 			return nil
 		}
@@ -369,7 +429,7 @@ type shownAnswer struct {
 // judgeRatings rates all candidates in one call per judge sample, each
 // sample with the answers in a new random order (mapped back), and
 // averages every aspect over the samples that parsed.
-func (m *Prefer) judgeRatings(ctx context.Context, env *Env, p int, cs []candidate, seed int64, rng *rand.Rand) (*judgment, error) {
+func (m *Prefer) judgeRatings(ctx context.Context, env *Env, q judgeQuery, cs []candidate, seed int64, rng *rand.Rand, cost *judgeCost) (*judgment, error) {
 	n := len(cs)
 	schema := ratingsSchema(n)
 	sums := make([][]float64, n)
@@ -387,12 +447,12 @@ func (m *Prefer) judgeRatings(ctx context.Context, env *Env, p int, cs []candida
 		for k, ci := range order {
 			shown[k] = shownAnswer{k + 1, cs[ci].Text}
 		}
-		prompt, err := m.tmpl.Render(map[string]any{"Prompt": promptText(m.Conversations[p]), "Answers": shown})
+		prompt, err := m.tmpl.Render(map[string]any{"Prompt": q.Prompt, "Answers": shown})
 		if err != nil {
 			return nil, err
 		}
 		var got [][]aspectJSON // per shown position, per aspect
-		err = m.ask(ctx, env, prompt, schema, m.judgeOptions(200+260*n), seed+int64(s)*1009, func(content string) error {
+		err = m.ask(ctx, env, prompt, n, schema, m.judgeOptions(200+260*n), seed+int64(s)*1009, cost, func(content string) error {
 			g, err := readRatings(content, schema, n)
 			got = g
 			return err
@@ -483,7 +543,7 @@ type comparison struct {
 // two orders back to back, so the server's prompt cache keeps the shared
 // prefix). A verdict that flips with the order is a tie; every pair the
 // judge decided consistently is a preference pair.
-func (m *Prefer) judgePairwise(ctx context.Context, env *Env, p int, cs []candidate, seed int64) (*judgment, error) {
+func (m *Prefer) judgePairwise(ctx context.Context, env *Env, q judgeQuery, cs []candidate, seed int64, cost *judgeCost) (*judgment, error) {
 	n := len(cs)
 	var comps []comparison
 	wins := make([]float64, n)
@@ -491,7 +551,7 @@ func (m *Prefer) judgePairwise(ctx context.Context, env *Env, p int, cs []candid
 		for b := a + 1; b < n; b++ {
 			c := comparison{A: a, B: b, Winner: -1}
 			for order, pair := range [][2]int{{a, b}, {b, a}} {
-				v, why, err := m.verdict(ctx, env, p, cs[pair[0]].Text, cs[pair[1]].Text, seed+int64(len(comps)*2+order)*131)
+				v, why, err := m.verdict(ctx, env, q, cs[pair[0]].Text, cs[pair[1]].Text, seed+int64(len(comps)*2+order)*131, cost)
 				if err != nil {
 					return nil, err
 				}
@@ -564,8 +624,8 @@ func resolveOrders(ab, ba string, a, b int) (winner int, consistent bool) {
 
 // verdict asks for one order JudgeSamples times and takes the majority
 // (a tie vote or no majority is a tie).
-func (m *Prefer) verdict(ctx context.Context, env *Env, p int, first, second string, seed int64) (string, string, error) {
-	prompt, err := m.tmpl.Render(map[string]any{"Prompt": promptText(m.Conversations[p]), "A": first, "B": second})
+func (m *Prefer) verdict(ctx context.Context, env *Env, q judgeQuery, first, second string, seed int64, cost *judgeCost) (string, string, error) {
+	prompt, err := m.tmpl.Render(map[string]any{"Prompt": q.Prompt, "A": first, "B": second})
 	if err != nil {
 		return "", "", err
 	}
@@ -573,7 +633,7 @@ func (m *Prefer) verdict(ctx context.Context, env *Env, p int, first, second str
 	why := ""
 	for s := range m.judgeSamples() {
 		var v, e string
-		err := m.ask(ctx, env, prompt, pairwiseSchema, m.judgeOptions(600), seed+int64(s)*1009, func(content string) error {
+		err := m.ask(ctx, env, prompt, 2, pairwiseSchema, m.judgeOptions(600), seed+int64(s)*1009, cost, func(content string) error {
 			var out struct{ Explanation, Verdict string }
 			if err := local.DecodeJSON(content, pairwiseSchema, &out); err == nil {
 				v, e = out.Verdict, out.Explanation
@@ -627,7 +687,7 @@ type rubricAttrView struct {
 
 // judgeRubric grades each candidate alone against the rubric (one call
 // per candidate and judge sample), averaging scores over the samples.
-func (m *Prefer) judgeRubric(ctx context.Context, env *Env, p int, cs []candidate, seed int64) (*judgment, error) {
+func (m *Prefer) judgeRubric(ctx context.Context, env *Env, q judgeQuery, cs []candidate, seed int64, cost *judgeCost) (*judgment, error) {
 	r := m.Rubric
 	schema := rubricSchema(r)
 	var attrs []rubricAttrView
@@ -638,10 +698,6 @@ func (m *Prefer) judgeRubric(ctx context.Context, env *Env, p int, cs []candidat
 		}
 		attrs = append(attrs, v)
 	}
-	ref := ""
-	if p < len(m.References) {
-		ref = m.References[p]
-	}
 	aspect := m.Aspect
 	if aspect == "" {
 		aspect = r.Aggregate
@@ -649,7 +705,7 @@ func (m *Prefer) judgeRubric(ctx context.Context, env *Env, p int, cs []candidat
 	j := &judgment{Ratings: make([][]export.AspectRating, len(cs)), Score: make([]*float64, len(cs)),
 		Metadata: map[string]any{"rubric": r.Name}}
 	for i, c := range cs {
-		prompt, err := m.tmpl.Render(map[string]any{"Prompt": promptText(m.Conversations[p]), "Reference": ref,
+		prompt, err := m.tmpl.Render(map[string]any{"Prompt": q.Prompt, "Reference": q.Reference,
 			"Attributes": attrs, "Answer": c.Text})
 		if err != nil {
 			return nil, err
@@ -660,7 +716,7 @@ func (m *Prefer) judgeRubric(ctx context.Context, env *Env, p int, cs []candidat
 		var lastErr error
 		for s := range m.judgeSamples() {
 			var got []rubricScore
-			err := m.ask(ctx, env, prompt, schema, m.judgeOptions(200+300*len(r.Attributes)), seed+int64(i*31+s)*1009, func(content string) error {
+			err := m.ask(ctx, env, prompt, 1, schema, m.judgeOptions(200+300*len(r.Attributes)), seed+int64(i*31+s)*1009, cost, func(content string) error {
 				g, err := readRubric(content, schema, r)
 				got = g
 				return err
@@ -738,7 +794,7 @@ func rankSchema(k int) *local.Schema {
 // judgeRank ranks the shuffled candidates at once (per judge sample, a
 // new shuffle), and averages each candidate's rank. The score is
 // K + 1 − mean rank, so higher is better and the best of K scores K.
-func (m *Prefer) judgeRank(ctx context.Context, env *Env, p int, cs []candidate, seed int64, rng *rand.Rand) (*judgment, error) {
+func (m *Prefer) judgeRank(ctx context.Context, env *Env, q judgeQuery, cs []candidate, seed int64, rng *rand.Rand, cost *judgeCost) (*judgment, error) {
 	k := len(cs)
 	schema := rankSchema(k)
 	sum := make([]float64, k)
@@ -751,13 +807,13 @@ func (m *Prefer) judgeRank(ctx context.Context, env *Env, p int, cs []candidate,
 		for n, ci := range order {
 			shown[n] = shownAnswer{n + 1, cs[ci].Text}
 		}
-		prompt, err := m.tmpl.Render(map[string]any{"Prompt": promptText(m.Conversations[p]), "Answers": shown})
+		prompt, err := m.tmpl.Render(map[string]any{"Prompt": q.Prompt, "Answers": shown})
 		if err != nil {
 			return nil, err
 		}
 		var ranking []int
 		why := ""
-		err = m.ask(ctx, env, prompt, schema, m.judgeOptions(300+80*k), seed+int64(s)*1009, func(content string) error {
+		err = m.ask(ctx, env, prompt, k, schema, m.judgeOptions(300+80*k), seed+int64(s)*1009, cost, func(content string) error {
 			var out struct {
 				Reasoning string `json:"reasoning"`
 				Ranking   []int  `json:"ranking"`
@@ -811,14 +867,21 @@ func (m *Prefer) judgeRank(ctx context.Context, env *Env, p int, cs []candidate,
 
 // notes reads back every judged prompt and records for the card: the
 // judge's score histogram, pairwise position bias, prompts without a
-// pair, self-judging, a judge-free run, and this invocation's judge cost.
+// pair, the judge's cost, its health, self-judging and a judge-free run.
+// Figures that change as a run resumes are tables (the latest replaces
+// the last), not notes (which accumulate).
 func (m *Prefer) notes(env *Env) {
 	if m.mode() == ModeModels {
 		env.Run.Note(fmt.Sprintf("no judge: every pair prefers %s's answer over %s's for the same prompt (model-ranked, as for Intel's neural-chat DPO data)", m.pool[0], m.pool[1]))
 		return
 	}
+	env.Run.Note(m.healthNote())
+	for _, t := range m.healthTables() {
+		env.Run.SetTable(t)
+	}
 	hist := map[int]int{}
 	var judged, noPair, comps, flips, pairs int
+	var cost judgeCost
 	self := false
 	_ = env.Run.Rows(func(unit string, rows []export.Row) error {
 		for _, row := range rows {
@@ -830,6 +893,11 @@ func (m *Prefer) notes(env *Env) {
 				}
 				if v, _ := r.Metadata["self_judged"].(bool); v {
 					self = true
+				}
+				for k, dst := range map[string]*int64{"judge_calls": &cost.Calls, "judge_prompt_tokens": &cost.PromptTokens, "judge_output_tokens": &cost.OutputTokens} {
+					if v, ok := r.Metadata[k].(float64); ok {
+						*dst += int64(v)
+					}
 				}
 				for _, c := range r.Completions {
 					if c.Overall != nil {
@@ -857,7 +925,8 @@ func (m *Prefer) notes(env *Env) {
 		env.Run.Note(fmt.Sprintf("the judge %s also wrote some of the completions it judged; judges tend to prefer their own answers (self-preference bias)", m.judge))
 	}
 	if m.mode() == ModePairwise && comps > 0 {
-		env.Run.Note(fmt.Sprintf("pairwise position bias: %d of %d comparisons (%.1f%%) got a different verdict when the answers swapped places and were counted as ties", flips, comps, 100*float64(flips)/float64(comps)))
+		env.Run.SetTable(export.CardTable{Title: "Pairwise position bias", Header: []string{"comparisons (each in both orders)", "verdict changed with the order", "rate"},
+			Rows: [][]string{{strconv.Itoa(comps), strconv.Itoa(flips), fmt.Sprintf("%.1f%%", 100*float64(flips)/float64(comps))}}})
 	}
 	var keys []int
 	for k := range hist {
@@ -872,9 +941,17 @@ func (m *Prefer) notes(env *Env) {
 	env.Run.SetTable(table)
 	env.Run.SetTable(export.CardTable{Title: "Judged prompts and pairs", Header: []string{"judged prompts", "pairs", "prompts without a pair (all tied)"},
 		Rows: [][]string{{strconv.Itoa(judged), strconv.Itoa(pairs), strconv.Itoa(noPair)}}})
-	if calls := m.judgeCalls.Load(); calls > 0 {
-		env.Run.Note(fmt.Sprintf("judge cost of the last invocation: %d calls, %d prompt and %d output tokens",
-			calls, m.judgePromptTokens.Load(), m.judgeOutputTokens.Load()))
+	if cost.Calls > 0 {
+		per := func(v int64) string {
+			if pairs == 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.1f", float64(v)/float64(pairs))
+		}
+		env.Run.SetTable(export.CardTable{Title: fmt.Sprintf("Judge cost (%s, calibration not included)", m.judge),
+			Header: []string{"", "calls", "prompt tokens", "output tokens"},
+			Rows: [][]string{{"total", strconv.FormatInt(cost.Calls, 10), strconv.FormatInt(cost.PromptTokens, 10), strconv.FormatInt(cost.OutputTokens, 10)},
+				{"per pair", per(cost.Calls), per(cost.PromptTokens), per(cost.OutputTokens)}}})
 	}
 }
 

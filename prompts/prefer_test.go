@@ -80,6 +80,16 @@ func TestBinarize(t *testing.T) {
 	}
 }
 
+// tableOf returns the card table titled title (or starting so), or nil.
+func tableOf(m export.Manifest, title string) *export.CardTable {
+	for i, t := range m.Tables {
+		if strings.HasPrefix(t.Title, title) {
+			return &m.Tables[i]
+		}
+	}
+	return nil
+}
+
 // shownAnswers reads the numbered answers out of a ratings or rank
 // judge prompt, as a scripted judge sees them.
 func shownAnswers(prompt string) []string {
@@ -516,9 +526,9 @@ func TestPreferPairwise(t *testing.T) {
 	if r := rating.Completions[2].Ratings[0]; r.Rating != 0.75 {
 		t.Fatalf("q4 win rate %v, want 0.75 (one win, one tie)", r.Rating)
 	}
-	notes := strings.Join(env.Run.Manifest().Notes, "\n")
-	if !strings.Contains(notes, "position bias: 1 of 3 comparisons (33.3%)") {
-		t.Fatalf("notes: %s", notes)
+	bias := tableOf(env.Run.Manifest(), "Pairwise position bias")
+	if bias == nil || !slices.Equal(bias.Rows[0], []string{"3", "1", "33.3%"}) {
+		t.Fatalf("position bias table %+v", bias)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
@@ -38,6 +40,11 @@ type preferOptions struct {
 
 	chosenModel, rejectedModel string
 
+	judgeFormat    string
+	calibration    string
+	calibrateEvery int
+	plainOrder     bool
+
 	pairsSet, modeSet bool
 }
 
@@ -59,6 +66,11 @@ func (o *preferOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.judgeSamples, "judge-samples", 1, "ask the judge this many times per judgment and average (majority for pairwise)")
 	fs.StringVar(&o.chosenModel, "chosen-model", "", "no judge: this `model`'s answer is always chosen …")
 	fs.StringVar(&o.rejectedModel, "rejected-model", "", "… over this `model`'s answer")
+	fs.StringVar(&o.judgeFormat, "judge-format", "auto", "how the judge answers: json (structured output), text (free text read leniently), or auto (json when the server has structured output)")
+	fs.StringVar(&o.calibration, "calibration", "", "calibration items `file` (JSONL: prompt, completions, expected_scores or best_index; default: built-in items)")
+	fs.IntVar(&o.calibrateEvery, "calibrate-every", 50, "judge the calibration items at the start and after every `N` judged prompts, and report drift (0: never)")
+	fs.BoolVar(&o.plainOrder, "plain-judge-order", false, "answers first in judge prompts (no shared prefix): the cache-friendly order's baseline, for benchmarks")
+	_ = fs.MarkHidden("plain-judge-order")
 	o.gen.AddFlags(fs, "out/prefer")
 	o.gen.div.AddFlags(fs, prompts.OnPrompt)
 }
@@ -140,7 +152,27 @@ func runPrefer(ctx context.Context, o *preferOptions, g *globalOptions, args []s
 	if len(args) > 0 {
 		return usagef("prefer takes no arguments (got %q)", args[0])
 	}
-	return runMethod(ctx, g, &o.gen, m, out, errOut)
+	err = runMethod(ctx, g, &o.gen, m, out, errOut)
+	printTables(errOut, o.gen.out)
+	return err
+}
+
+// printTables prints the card tables of the run (judge score histogram,
+// calibration and drift, anomalies, cost) after the summary.
+func printTables(w io.Writer, dir string) {
+	man, err := export.ReadManifest(dir)
+	if err != nil {
+		return
+	}
+	for _, t := range man.Tables {
+		fmt.Fprintf(w, "\n%s:\n", t.Title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  "+strings.Join(t.Header, "\t"))
+		for _, r := range t.Rows {
+			fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
 }
 
 // method turns the flags and input files into the method; every error is
@@ -151,7 +183,27 @@ func (o *preferOptions) method(errOut io.Writer) (*prompts.Prefer, error) {
 	}
 	m := &prompts.Prefer{Pool: splitList(o.models), PerPrompt: o.perPrompt, Samples: o.samples, Principles: o.principles,
 		Judge: o.judge, Mode: o.mode, Pairs: o.pairs, Margin: o.margin, Aspect: o.aspect, JudgeSamples: o.judgeSamples,
-		ChosenModel: o.chosenModel, RejectedModel: o.rejectedModel}
+		ChosenModel: o.chosenModel, RejectedModel: o.rejectedModel, CalibrateEvery: o.calibrateEvery, PlainOrder: o.plainOrder, Log: errOut}
+	switch o.judgeFormat {
+	case "auto":
+	case prompts.JudgeJSON, prompts.JudgeText:
+		m.JudgeFormat = o.judgeFormat
+	default:
+		return nil, usagef("unknown --judge-format %q (auto, json or text)", o.judgeFormat)
+	}
+	if o.calibrateEvery < 0 {
+		return nil, usagef("--calibrate-every must be ≥ 0 (0: no calibration)")
+	}
+	if o.calibration != "" {
+		if o.calibrateEvery == 0 {
+			return nil, usagef("--calibration goes with --calibrate-every N > 0 (0 turns calibration off)")
+		}
+		items, err := prompts.LoadCalibration(o.calibration)
+		if err != nil {
+			return nil, usagef("bad calibration file: %v", err)
+		}
+		m.Calibration = items
+	}
 	if o.gen.countSet {
 		m.Count = o.gen.count
 	}
@@ -166,6 +218,8 @@ func (o *preferOptions) method(errOut io.Writer) (*prompts.Prefer, error) {
 		return nil, usagef("--chosen-model and --rejected-model go together")
 	case o.chosenModel != "" && (o.judge != "" || o.models != "" || o.modeSet):
 		return nil, usagef("--chosen-model/--rejected-model make pairs without a judge: drop --judge, --models and --judge-mode")
+	case o.chosenModel != "" && o.calibration != "":
+		return nil, usagef("--calibration checks a judge; --chosen-model/--rejected-model use none")
 	case o.completions != "" && o.input.path != "":
 		return nil, usagef("give --prompts (to answer and judge) or --completions (to judge answers made earlier), not both")
 	case o.completions == "" && o.input.path == "":
