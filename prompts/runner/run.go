@@ -7,6 +7,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,9 @@ type Options struct {
 	// gives each stage one line of a shared display); nil: the run shows
 	// its own progress on errOut.
 	Progress progress.Stage
+	// Display is how the run's own display looks when Progress is nil
+	// (--quiet, --log-format).
+	Display progress.Options
 }
 
 // GenerationOptions are the options recorded in run.json and sent with
@@ -89,6 +93,14 @@ type Result struct {
 // kept and exported what it made; [*ServerLostError] when the server went
 // away mid-run; otherwise the failure.
 func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errOut io.Writer) (*Result, error) {
+	stage := o.Progress
+	logf := logger(stage, errOut)
+	var own progress.Display
+	if stage == nil {
+		own = progress.New(errOut, o.Display)
+		defer own.Close()
+		logf = own.Logf
+	}
 	refs := o.Diversity.models(m.Models())
 	names := make([]string, len(refs))
 	for i, r := range refs {
@@ -140,13 +152,13 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 		return nil, err
 	}
 	if prev := run.Previous(); prev != "" {
-		fmt.Fprintf(errOut, "--fresh: the previous run was moved to %s\n", prev)
+		logf("--fresh: the previous run was moved to %s", prev)
 	}
 	if rep := run.Repaired(); rep != (export.Repair{}) {
-		fmt.Fprintf(errOut, "recovered from a crash: %s\n", rep)
+		logf("recovered from a crash: %s", rep)
 	}
 	if c := run.Counts(); c.Generated > 0 {
-		fmt.Fprintf(errOut, "resuming %s: %d accepted, %d rejected so far\n", o.Out, c.Accepted, c.RejectedTotal())
+		logf("resuming %s: %d accepted, %d rejected so far", o.Out, c.Accepted, c.RejectedTotal())
 	}
 	budget := o.MaxRequests
 	if budget == 0 {
@@ -166,19 +178,28 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 		}
 		return run.Counts().Accepted
 	}
-	stop := startProgress(run, conn.Client, reached, target, start, errOut)
+	if stage == nil {
+		// The line appears only once the run is sure to generate.
+		stage = own.Stage(m.Name(), int64(target))
+	}
+	snap := &snapshotter{run: run, client: conn.Client, m: m, reached: reached, target: int64(target), start: start, before: before}
+	stop := feed(stage, snap.snapshot)
 	runErr := m.Run(ctx, env)
 	stop()
 	res := &Result{}
-	err = finish(ctx, run, runErr, reached, o, budget, res, out)
+	// The line ends before the export prints what it wrote, so a live
+	// display is off the screen by then.
+	ended := func(err error) { stage.Done(snap.snapshot(), stageError(ctx, err)) }
+	err = finish(ctx, run, runErr, reached, o, budget, res, out, ended)
 	res.Counts = run.Counts()
 	res.Stats = conn.Client.Stats()
-	printSummary(errOut, res, before, time.Since(start), run.Manifest().Notes)
+	newSummary(res, before, time.Since(start), run.Manifest().Notes, err).report(stage, errOut)
 	return res, err
 }
 
-// finish closes the journal, decides how the run ended and exports.
-func finish(ctx context.Context, run *export.Run, runErr error, reached func() int64, o Options, budget int64, res *Result, out io.Writer) error {
+// finish closes the journal, decides how the run ended, tells ended
+// (before anything is exported) and exports.
+func finish(ctx context.Context, run *export.Run, runErr error, reached func() int64, o Options, budget int64, res *Result, out io.Writer, ended func(error)) error {
 	var early error
 	switch {
 	case errors.Is(runErr, prompts.ErrBudget):
@@ -209,6 +230,7 @@ func finish(ctx context.Context, run *export.Run, runErr error, reached func() i
 	if err := run.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	ended(cmp.Or(runErr, early))
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
