@@ -1,8 +1,9 @@
 package local
 
 import (
-	"container/heap"
 	"context"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -12,21 +13,9 @@ import (
 type simRequest struct {
 	id      int
 	started time.Time
-	finish  time.Time
-	limit   int // the tuner's limit when it was sent
-}
-
-type simQueue []simRequest
-
-func (q simQueue) Len() int           { return len(q) }
-func (q simQueue) Less(i, j int) bool { return q[i].finish.Before(q[j].finish) }
-func (q simQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *simQueue) Push(x any)        { *q = append(*q, x.(simRequest)) }
-func (q *simQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+	left    float64 // tokens still to generate
+	speed   float64 // its share of the throughput is scaled by this (noise)
+	limit   int     // the tuner's limit when it was sent
 }
 
 // simServer is a server whose throughput depends on how many requests are
@@ -35,6 +24,25 @@ type simServer struct {
 	tput   func(n int) float64
 	tokens int
 	noise  float64 // ± fraction of each request's duration
+	// drift is the machine's other load: throughput falls by up to this
+	// fraction, a new level every driftEvery (1s if zero), the same
+	// levels at the same times for every contender.
+	drift      float64
+	driftEvery time.Duration
+	seed       uint64
+}
+
+// load is the fraction of its throughput the server has at time at.
+func (s simServer) load(at time.Duration) float64 {
+	if s.drift == 0 {
+		return 1
+	}
+	every := s.driftEvery
+	if every == 0 {
+		every = time.Second
+	}
+	r := rand.New(rand.NewPCG(s.seed, uint64(at/every)))
+	return 1 - s.drift*r.Float64()
 }
 
 // simFail says whether request id, sent at the given limit and in flight
@@ -47,40 +55,59 @@ type simResult struct {
 	peak      int
 	min       int           // lowest limit after the first request finished
 	drops     int           // how often the limit went down
+	moves     int           // how often the limit changed
 	settledAt int           // requests finished when the limit last changed
 	elapsed   time.Duration // time to finish all requests
 	tokens    int
+	latency   time.Duration // mean latency of the requests sent after settledAt
 }
 
 func (r simResult) rate() float64 { return float64(r.tokens) / r.elapsed.Seconds() }
 
 // simulate runs n requests through the tuner the way the scheduler does:
 // a new request starts whenever fewer than the limit are in flight, and
-// every reply (or failure) is observed.
+// every reply (or failure) is observed. The server shares its throughput
+// at the number in flight equally among them (processor sharing), so a
+// change of limit changes every request's speed at once, as on a real
+// server that batches.
 func simulate(at *autoTuner, srv simServer, n int, fail simFail) simResult {
-	rng := rand.New(rand.NewPCG(42, 7))
+	rng := rand.New(rand.NewPCG(42+srv.seed, 7))
 	t0 := time.Unix(1000, 0)
 	now := t0
-	var q simQueue
+	var inflight []simRequest
 	var retry []int
 	nextID, done := 0, 0
+	var lastChange time.Time
+	var latSum time.Duration
+	latN := 0
 	res := simResult{peak: at.limit, min: at.limit}
 	for done < n {
-		for q.Len() < at.limit && (len(retry) > 0 || nextID < n) {
+		for len(inflight) < at.limit && (len(retry) > 0 || nextID < n) {
 			id := nextID
 			if len(retry) > 0 {
 				id, retry = retry[0], retry[1:]
 			} else {
 				nextID++
 			}
-			// Each request gets its share of the throughput at the limit.
-			d := float64(srv.tokens) * float64(at.limit) / srv.tput(at.limit)
-			d *= 1 + srv.noise*(2*rng.Float64()-1)
-			heap.Push(&q, simRequest{id: id, started: now, finish: now.Add(time.Duration(d * float64(time.Second))), limit: at.limit})
+			speed := 1 + srv.noise*(2*rng.Float64()-1)
+			inflight = append(inflight, simRequest{id: id, started: now, left: float64(srv.tokens), speed: speed, limit: at.limit})
 		}
-		r := heap.Pop(&q).(simRequest)
-		now = r.finish
-		failed := fail != nil && fail(r.id, r.limit, r.started.Sub(t0), r.finish.Sub(t0))
+		// Each request in flight gets its share of the throughput at
+		// that number; the first to run out of tokens finishes.
+		share := srv.tput(len(inflight)) * srv.load(now.Sub(t0)) / float64(len(inflight))
+		first, dt := 0, math.Inf(1)
+		for i, r := range inflight {
+			if d := r.left / (share * r.speed); d < dt {
+				first, dt = i, d
+			}
+		}
+		for i := range inflight {
+			inflight[i].left -= dt * share * inflight[i].speed
+		}
+		now = now.Add(time.Duration(dt * float64(time.Second)))
+		r := inflight[first]
+		inflight = append(inflight[:first], inflight[first+1:]...)
+		failed := fail != nil && fail(r.id, r.limit, r.started.Sub(t0), now.Sub(t0))
 		before := at.limit
 		tokens := srv.tokens
 		if failed {
@@ -89,10 +116,17 @@ func simulate(at *autoTuner, srv simServer, n int, fail simFail) simResult {
 		} else {
 			done++
 			res.tokens += tokens
+			if !r.started.Before(lastChange) {
+				latSum += now.Sub(r.started)
+				latN++
+			}
 		}
 		at.observe(now, r.started, tokens, failed)
 		if at.limit != before {
 			res.settledAt = done
+			res.moves++
+			lastChange = now
+			latSum, latN = 0, 0
 		}
 		if at.limit < before {
 			res.drops++
@@ -102,6 +136,9 @@ func simulate(at *autoTuner, srv simServer, n int, fail simFail) simResult {
 	}
 	res.final = at.limit
 	res.elapsed = now.Sub(t0)
+	if latN > 0 {
+		res.latency = latSum / time.Duration(latN)
+	}
 	return res
 }
 
@@ -150,67 +187,97 @@ func TestAutoTunerStart(t *testing.T) {
 	}
 }
 
-// The tuner's decisions on synthetic servers: where it ends, that it never
-// exceeds the maximum, how soon it settles, and what share of the best
-// fixed limit's throughput a 300- and a 1,500-request run get.
+// The tuner's decisions on simulated servers: where it ends, that it never
+// exceeds the maximum, how soon it settles, what share of the best fixed
+// limit's throughput a short (400) and a long (1,500-request) run get, and
+// how long a request waits once it has settled. Noisy servers run with
+// several seeds, every one of which must pass.
 func TestAutoTunerDecisions(t *testing.T) {
 	linear := func(n int) float64 { return 100 * float64(n) }
-	flatAbove := func(k int) func(int) float64 {
-		return func(n int) float64 { return 1000 * float64(min(n, k)) / float64(k) }
+	flatAbove := func(k int, top float64) func(int) float64 {
+		return func(n int) float64 { return top * float64(min(n, k)) / float64(k) }
 	}
+	// The test rig's server: NUM_PARALLEL=8 on two cores, so batching
+	// gains a little up to 8 (measured: c=1 0.65, 2 0.88, 4 0.95 of c=8).
+	rig := table(map[int]float64{1: 1430, 2: 1940, 4: 2090, 8: 2200})
 	tests := []struct {
 		name       string
 		srv        simServer
 		start, max int
 		want       [2]int // the final limit lies in this range
-		settleBy   int    // the limit stops moving within this many requests of a 300-request run
+		settleBy   int    // the limit stops moving within this many requests of the long run
 		// minRatio is the least share of the best fixed limit's tok/s for
-		// a 300- and a 1,500-request run (zero: 0.95).
+		// the short and the long run (zero: 0.95).
 		minRatio [2]float64
+		// maxWait bounds the mean reply time once settled, in units of
+		// one request alone on the server (zero: no bound).
+		maxWait float64
+		seeds   int // noisy servers: how many seeds (zero: 1)
 	}{
-		// Ties climb: an Ollama server queues what it cannot run in parallel.
-		{"flat above 4 (NUM_PARALLEL=4): ties climb", simServer{tput: flatAbove(4), tokens: 64}, 0, 8, [2]int{8, 8}, 90, [2]float64{}},
-		{"flat from 1 (NUM_PARALLEL=1): no probe down", simServer{tput: flatAbove(1), tokens: 64}, 0, 8, [2]int{8, 8}, 90, [2]float64{}},
-		{"clearly worse above 4: stays at 4", simServer{tput: table(map[int]float64{1: 400, 2: 700, 4: 1000, 8: 850}), tokens: 64}, 0, 8, [2]int{4, 4}, 120, [2]float64{}},
-		{"flat above 8: climbs to the maximum", simServer{tput: flatAbove(8), tokens: 64}, 0, 8, [2]int{8, 8}, 90, [2]float64{}},
-		// Three doublings to 64 take a few hundred requests: a short run
-		// on such a server spends much of itself ramping.
-		{"linear (vLLM-like) from 8: climbs to 64", simServer{tput: linear, tokens: 64}, 8, 64, [2]int{64, 64}, 300, [2]float64{0.3, 0.75}},
-		{"odd maximum: stops at 6, never above", simServer{tput: linear, tokens: 64}, 0, 6, [2]int{6, 6}, 90, [2]float64{}},
-		{"best at 2 (two CPU cores): probes down", simServer{tput: table(map[int]float64{1: 900, 2: 1000, 4: 850, 8: 800}), tokens: 64}, 0, 8, [2]int{2, 2}, 120, [2]float64{}},
+		// Plateaus: Ollama queues what it cannot run in parallel.
+		{name: "plateau from 4 (NUM_PARALLEL=4), fast replies", srv: simServer{tput: flatAbove(4, 1000), tokens: 64}, max: 8, want: [2]int{4, 8}, settleBy: 80},
+		{name: "plateau from 8: climbs to the maximum", srv: simServer{tput: flatAbove(8, 1000), tokens: 64}, max: 8, want: [2]int{8, 8}, settleBy: 80},
+		{name: "test rig: small gains up to 8", srv: simServer{tput: rig, tokens: 64}, max: 8, want: [2]int{8, 8}, settleBy: 80},
+		{name: "test rig on a busy machine", srv: simServer{tput: rig, tokens: 64, noise: 0.3, drift: 0.25, driftEvery: 700 * time.Millisecond}, max: 8, want: [2]int{4, 8}, settleBy: 150, seeds: 8},
+		// Knees.
+		{name: "degrades past a knee at 4", srv: simServer{tput: table(map[int]float64{1: 400, 2: 700, 4: 1000, 8: 600}), tokens: 64}, max: 8, want: [2]int{4, 4}, settleBy: 80},
+		{name: "degrades a little past the knee: within noise, climbs", srv: simServer{tput: table(map[int]float64{1: 500, 2: 800, 4: 1000, 8: 940}), tokens: 64}, max: 8, want: [2]int{8, 8}, settleBy: 80, minRatio: [2]float64{0.93, 0.93}},
+		{name: "best at 2 (two CPU cores): probes down", srv: simServer{tput: table(map[int]float64{1: 900, 2: 1000, 4: 850, 8: 800}), tokens: 64}, max: 8, want: [2]int{2, 2}, settleBy: 120},
 		// The worst case for a start at 4: every probe but the last loses.
-		{"best at 1: keeps halving while it pays", simServer{tput: table(map[int]float64{1: 1000, 2: 800, 4: 700, 8: 650}), tokens: 64}, 0, 8, [2]int{1, 1}, 150, [2]float64{0.9, 0.95}},
-		// The price of climbing on ties: a limit up to tieLoss too high.
-		{"small losses are noise: a step 8% worse climbs", simServer{tput: table(map[int]float64{1: 500, 2: 800, 4: 1000, 8: 920}), tokens: 64}, 0, 8, [2]int{8, 8}, 120, [2]float64{0.9, 0.9}},
-		{"a step down must gain clearly: 3% is noise", simServer{tput: table(map[int]float64{1: 500, 2: 1030, 4: 1000, 8: 700}), tokens: 64}, 0, 8, [2]int{4, 4}, 120, [2]float64{0.93, 0.95}},
-		{"server parallelism known: starts there", simServer{tput: table(map[int]float64{1: 500, 2: 1000, 4: 800}), tokens: 64}, 2, 4, [2]int{2, 2}, 90, [2]float64{}},
-		{"noisy flat server: no wandering off", simServer{tput: flatAbove(4), tokens: 64, noise: 0.3}, 0, 8, [2]int{2, 8}, 150, [2]float64{}},
+		{name: "best at 1: keeps halving while it pays", srv: simServer{tput: table(map[int]float64{1: 1000, 2: 800, 4: 700, 8: 650}), tokens: 64}, max: 8, want: [2]int{1, 1}, settleBy: 150, minRatio: [2]float64{0.9, 0.95}},
+		{name: "a step down must gain clearly: 3% is noise", srv: simServer{tput: table(map[int]float64{1: 500, 2: 1030, 4: 1000, 8: 700}), tokens: 64}, max: 8, want: [2]int{2, 4}, settleBy: 120, minRatio: [2]float64{0.93, 0.95}},
+		// NUM_PARALLEL=1: with fast replies a queue costs nothing; with a
+		// laptop's slow ones (25 s alone) it is what the user waits on.
+		{name: "NUM_PARALLEL=1, fast replies", srv: simServer{tput: flatAbove(1, 1000), tokens: 64}, max: 8, want: [2]int{1, 8}, settleBy: 120},
+		{name: "NUM_PARALLEL=1 laptop, slow replies: no queue", srv: simServer{tput: flatAbove(1, 10), tokens: 256}, max: 8, want: [2]int{1, 1}, settleBy: 120, maxWait: 1.1},
+		{name: "NUM_PARALLEL=1 laptop, noisy", srv: simServer{tput: flatAbove(1, 10), tokens: 256, noise: 0.3, drift: 0.2, driftEvery: time.Minute}, max: 8, want: [2]int{1, 2}, settleBy: 150, maxWait: 2.5, seeds: 8},
+		// Known parallelism: synthkit started the server.
+		{name: "started with NUM_PARALLEL=4, slow replies: holds 4", srv: simServer{tput: flatAbove(4, 200), tokens: 512}, start: 4, max: 8, want: [2]int{4, 4}, settleBy: 80, maxWait: 4.4},
+		{name: "server parallelism known: starts there", srv: simServer{tput: table(map[int]float64{1: 500, 2: 1000, 4: 800}), tokens: 64}, start: 2, max: 4, want: [2]int{2, 2}, settleBy: 80},
+		// Wide servers: doubling reaches 64 in three steps.
+		{name: "linear (vLLM-like) from 8: climbs to 64", srv: simServer{tput: linear, tokens: 64}, start: 8, max: 64, want: [2]int{64, 64}, settleBy: 400, minRatio: [2]float64{0.5, 0.8}},
+		// It starts at half its best, and 400 replies take it 0.6 s.
+		{name: "GPU box, hundreds of replies a second", srv: simServer{tput: flatAbove(16, 40000), tokens: 64}, start: 8, max: 64, want: [2]int{16, 64}, settleBy: 250, minRatio: [2]float64{0.93, 0.95}},
+		{name: "odd maximum: stops at 6, never above", srv: simServer{tput: linear, tokens: 64}, max: 6, want: [2]int{6, 6}, settleBy: 80},
+		{name: "noisy plateau: no wandering off", srv: simServer{tput: flatAbove(4, 1000), tokens: 64, noise: 0.3, drift: 0.2}, max: 8, want: [2]int{2, 8}, settleBy: 150, seeds: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, n := range []int{300, 1500} {
-				at := newAutoTuner(tt.start, tt.max)
-				r := simulate(at, tt.srv, n, nil)
-				if r.final < tt.want[0] || r.final > tt.want[1] {
-					t.Errorf("%d requests: ended at %d, want %d..%d", n, r.final, tt.want[0], tt.want[1])
-				}
-				if r.peak > tt.max {
-					t.Errorf("%d requests: reached %d, above the maximum %d", n, r.peak, tt.max)
-				}
-				if n == 300 && r.settledAt > tt.settleBy {
-					t.Errorf("the limit last moved after %d of %d requests, want within %d", r.settledAt, n, tt.settleBy)
-				}
-				minRatio := tt.minRatio[0]
-				if n == 1500 {
-					minRatio = tt.minRatio[1]
-				}
-				if minRatio == 0 {
-					minRatio = 0.95
-				}
-				best, bestC := bestFixed(tt.srv, n, tt.max)
-				if ratio := r.rate() / best; ratio < minRatio {
-					t.Errorf("%d requests: %.0f tok/s = %.3f of the best fixed limit (%d, %.0f tok/s), want ≥ %.2f",
-						n, r.rate(), ratio, bestC, best, minRatio)
+			for seed := range max(tt.seeds, 1) {
+				srv := tt.srv
+				srv.seed = uint64(seed)
+				for i, n := range []int{400, 1500} {
+					r := simulate(newAutoTuner(tt.start, tt.max), srv, n, nil)
+					where := fmt.Sprintf("seed %d, %d requests", seed, n)
+					if r.final < tt.want[0] || r.final > tt.want[1] {
+						t.Errorf("%s: ended at %d, want %d..%d", where, r.final, tt.want[0], tt.want[1])
+					}
+					if r.peak > tt.max {
+						t.Errorf("%s: reached %d, above the maximum %d", where, r.peak, tt.max)
+					}
+					// No oscillation: up to the maximum and down to 1 at most,
+					// plus going back once.
+					if r.moves > 8 {
+						t.Errorf("%s: the limit moved %d times", where, r.moves)
+					}
+					if n == 1500 && r.settledAt > tt.settleBy {
+						t.Errorf("%s: the limit last moved after %d requests, want within %d", where, r.settledAt, tt.settleBy)
+					}
+					minRatio := tt.minRatio[i]
+					if minRatio == 0 {
+						minRatio = 0.95
+					}
+					best, bestC := bestFixed(srv, n, tt.max)
+					if ratio := r.rate() / best; ratio < minRatio {
+						t.Errorf("%s: %.0f tok/s = %.3f of the best fixed limit (%d, %.0f tok/s), want ≥ %.2f",
+							where, r.rate(), ratio, bestC, best, minRatio)
+					}
+					if tt.maxWait > 0 {
+						alone := time.Duration(float64(srv.tokens) / srv.tput(1) * float64(time.Second))
+						if w := r.latency.Seconds() / alone.Seconds(); w > tt.maxWait {
+							t.Errorf("%s: a reply takes %.1f× as long as alone once settled (at %d), want ≤ %.1f", where, w, r.final, tt.maxWait)
+						}
+					}
 				}
 			}
 		})
@@ -286,11 +353,11 @@ func TestAutoTunerIgnoresRequestsFromBeforeAChange(t *testing.T) {
 		t.Fatalf("failures of requests sent before the back-off moved the limit to %d, want 2", at.limit)
 	}
 	at.observe(t0.Add(2*time.Second), old, 64, false)
-	if !at.windowStart.IsZero() {
+	if !at.win.start.IsZero() {
 		t.Fatal("a reply to a request sent before the change started the window")
 	}
 	at.observe(t0.Add(3*time.Second), t0.Add(1500*time.Millisecond), 64, false)
-	if at.windowStart.IsZero() {
+	if at.win.start.IsZero() {
 		t.Fatal("a reply to a request sent after the change did not start the window")
 	}
 }
