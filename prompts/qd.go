@@ -487,6 +487,6 @@ func (q *QD) card(env *Env) {
 	env.Run.SetTable(t)
 }
 
-// roundQuality keeps 4 decimals: the archive compares the value the
-// journal stores, so a replay decides exactly as the run did.
+// roundQuality keeps 4 decimals: finer differences are the judge's noise,
+// and a tie keeps the incumbent.
 func roundQuality(x float64) float64 { return math.Round(x*1e4) / 1e4 }
