@@ -38,7 +38,7 @@ func commands() []*command {
 		respondCommand(),
 		preferCommand(),
 		critiqueCommand(),
-		plannedCommand("run", "run a recipe: a whole pipeline in one command", "[8/9] recipes"),
+		runRecipeCommand(),
 		exportCommand(),
 		plannedCommand("report", "diversity report with plots for a run", "[7/9] diversity"),
 		pushCommand(),
