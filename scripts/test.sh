@@ -138,6 +138,14 @@ fi
 # FUZZTIME (default 5s; FUZZTIME=0 skips it).
 log "scripts/fuzz.sh (FUZZTIME=${FUZZTIME:-5s})"
 scripts/fuzz.sh "${pkgs[@]}"
+# scripts/ensure-chromium.sh installs Chromium (Debian's package) for the
+# report's screenshot test; without it that test skips, or fails when
+# SYNTHKIT_REQUIRE_CHROMIUM is set (CI).
+if chromium_bin="$(scripts/ensure-chromium.sh)"; then
+	export SYNTHKIT_CHROMIUM_BIN="$chromium_bin"
+else
+	log "no Chromium: the report screenshot test skips (fails with SYNTHKIT_REQUIRE_CHROMIUM set)"
+fi
 # ---- End of extra steps. ----
 
 log "go test"
