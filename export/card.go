@@ -58,7 +58,7 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 		mdText(m.Version), mdCode(m.Method))
 
 	writeConfigsSection(&b, res, o.Repo)
-	writeHowMade(&b, m, res.Counts, exportNotes(res), o.ReasonMeanings)
+	writeHowMade(&b, withTables(m, o.Tables), res.Counts, exportNotes(res), o.ReasonMeanings)
 	writeSamples(&b, res)
 
 	b.WriteString("## Reproduce\n\n")
@@ -94,6 +94,24 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 		b.WriteString("```\n")
 	}
 	return []byte(b.String()), nil
+}
+
+// withTables returns m with the export-time tables merged into its own:
+// one of the same title replaces the run's, the others follow in order.
+func withTables(m *Manifest, extra []CardTable) *Manifest {
+	if len(extra) == 0 {
+		return m
+	}
+	mm := *m
+	mm.Tables = slices.Clone(m.Tables)
+	for _, t := range extra {
+		if i := slices.IndexFunc(mm.Tables, func(x CardTable) bool { return x.Title == t.Title }); i >= 0 {
+			mm.Tables[i] = t
+		} else {
+			mm.Tables = append(mm.Tables, t)
+		}
+	}
+	return &mm
 }
 
 func configUseOf(name string) string {

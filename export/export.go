@@ -21,6 +21,9 @@ type ExportOptions struct {
 	// ReasonMeanings explains each rejection reason in one line; the card
 	// then lists the rejections as a table with their meaning.
 	ReasonMeanings map[string]string
+	// Tables are card tables computed at export time (the diversity
+	// figures); each replaces a run table of the same title.
+	Tables []CardTable
 	// Language lists ISO 639-1 codes for the card; empty leaves them out.
 	Language []string
 	// Repo is the Hub repository id ("user/name") the card's loading
