@@ -22,6 +22,7 @@ type instructOptions struct {
 	turns          int
 	system         string
 	queryMaxTokens int
+	roundsSet      bool
 }
 
 func (o *instructOptions) AddFlags(fs *pflag.FlagSet) {
@@ -29,6 +30,7 @@ func (o *instructOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.model, "model", "m", "", "the generating `model`, e.g. qwen2.5:0.5b")
 	o.gen.AddFlags(fs, "")
 	o.gen.div.AddFlags(fs, prompts.OnPrompt)
+	o.gen.div.AddQDFlags(fs)
 	fs.StringVar(&o.seeds, "seeds", "", "self-instruct seed tasks: a .jsonl, .csv or one-per-line `file` (default: 150 built-in tasks)")
 	fs.Float64Var(&o.threshold, "rouge-threshold", diversity.DefaultRougeThreshold, "self-instruct: reject a task whose ROUGE-L against any earlier task is above this")
 	o.input.AddFlags(fs, "evol: prompts to evolve: a `file`, a dataset folder, a previous run directory, or - (see INPUT)")
@@ -80,10 +82,14 @@ EXAMPLES
   synthkit instruct --method evol --prompts prompts.jsonl --rounds 4 --model qwen2.5:7b --out out/evol
   synthkit instruct --method magpie --model llama3.1:8b -n 10000 --turns 1 --out out/magpie
   synthkit instruct --method magpie --model llama3.1:8b -n 20000 --diversity novelty --embed-model nomic-embed-text
+  synthkit instruct --method self-instruct --model qwen2.5:7b --diversity qd --judge qwen2.5:7b -n 2000
+  synthkit instruct --method evol --prompts p.jsonl --model m --diversity qd --axes axes.yaml --judge j -n 5000
 
 ` + inputHelp + `
 
 ` + diversityHelp + `
+
+` + qdHelp + `
 
 ENVIRONMENT
   OLLAMA_HOST   default for --ollama`,
@@ -91,6 +97,7 @@ ENVIRONMENT
 			o.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errOut io.Writer) error {
 				o.gen.parsed(fs)
+				o.roundsSet = fs.Changed("rounds")
 				return runInstruct(ctx, &o, g, args, out, errOut)
 			}
 		},
@@ -154,5 +161,35 @@ func runInstruct(ctx context.Context, o *instructOptions, g *globalOptions, args
 		}
 		m = &prompts.Magpie{Model: o.model, System: o.system, Count: o.gen.count, Turns: o.turns, QueryMaxTokens: o.queryMaxTokens}
 	}
+	if o.gen.div.qd() {
+		q, err := o.qd(m)
+		if err != nil {
+			return err
+		}
+		m = q
+	}
 	return runMethod(ctx, g, &o.gen, m, out, errOut)
+}
+
+// qd wraps the instruction method m in QDAIF (--diversity qd): m's inputs
+// (seed tasks, prompts to evolve, the chat template) feed the mutation
+// operator; its own loop does not run.
+func (o *instructOptions) qd(m prompts.Method) (prompts.Method, error) {
+	d := &o.gen.div
+	q := &prompts.QD{Operator: m.Name(), Model: o.model, Judge: d.judge, Axes: d.axes, Count: o.gen.count, Labels: d.qdLabels}
+	switch m := m.(type) {
+	case *prompts.SelfInstruct:
+		q.Seeds = m.Seeds
+	case *prompts.Evol:
+		if o.roundsSet {
+			return nil, usagef("--rounds does not go with --diversity qd: each candidate is one rewrite of a nearby elite")
+		}
+		q.Prompts, q.InputsHash = m.Prompts, m.InputsHash
+	case *prompts.Magpie:
+		if o.turns != 1 || o.system != "" {
+			return nil, usagef("--turns and --system do not go with --diversity qd: the system prompt names the target cell, one turn per candidate")
+		}
+		q.QueryMaxTokens = m.QueryMaxTokens
+	}
+	return q, nil
 }

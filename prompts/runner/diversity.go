@@ -14,11 +14,14 @@ import (
 const (
 	DiversityNone    = "none"
 	DiversityNovelty = "novelty"
+	// DiversityQD is QDAIF: the method itself is wrapped in a MAP-Elites
+	// loop ([prompts.QD]); the lifecycle only records the mode.
+	DiversityQD = "qd"
 )
 
 // Diversity is how a run keeps its data diverse while it generates.
 type Diversity struct {
-	// Mode is DiversityNone ("" too) or DiversityNovelty.
+	// Mode is DiversityNone ("" too), DiversityNovelty or DiversityQD.
 	Mode string
 	// MaxSimilarity is the novelty threshold: a record whose cosine
 	// similarity to an accepted one is above it is rejected (0: the
@@ -45,9 +48,9 @@ const (
 // Validate checks the settings.
 func (d Diversity) Validate() error {
 	switch d.Mode {
-	case "", DiversityNone, DiversityNovelty:
+	case "", DiversityNone, DiversityNovelty, DiversityQD:
 	default:
-		return fmt.Errorf("--diversity must be none or novelty, not %q", d.Mode)
+		return fmt.Errorf("--diversity must be none, novelty or qd, not %q", d.Mode)
 	}
 	switch d.On {
 	case "", prompts.OnPrompt, prompts.OnResponse, prompts.OnBoth:
@@ -112,6 +115,9 @@ func prepareDiversity(d Diversity, out string, fresh bool, client *local.Client,
 			s.tau = s.emb.DefaultMaxSimilarity
 		}
 		rec = map[string]any{optDiversity: DiversityNovelty, optEmbedder: s.emb.Name, optOn: d.on(), optMaxSimilarity: s.tau}
+	}
+	if d.Mode == DiversityQD {
+		rec = map[string]any{optDiversity: DiversityQD}
 	}
 	if !fresh {
 		if old, err := export.ReadManifest(out); err == nil {
