@@ -22,6 +22,7 @@ import (
 	"synthkit/local"
 	"synthkit/progress"
 	"synthkit/prompts"
+	"synthkit/report"
 )
 
 // Options are the settings every generating run shares (the generating
@@ -260,6 +261,19 @@ func finish(ctx context.Context, run *export.Run, runErr error, reached func() i
 func ExportRun(ctx context.Context, dir string, opts export.ExportOptions, out io.Writer) (*export.ExportResult, error) {
 	if opts.ReasonMeanings == nil {
 		opts.ReasonMeanings = prompts.ReasonMeanings
+	}
+	// The card's diversity figures, from the journal on a seeded sample:
+	// the same journal gives the same card. A run that cannot be measured
+	// still exports; one that is no run or empty fails in Export below.
+	rep, err := report.Build(ctx, dir, report.Options{})
+	var notRun *report.NotRunError
+	switch {
+	case err == nil:
+		opts.Tables = append(opts.Tables, rep.CardTable())
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case !report.IsEmpty(err) && !errors.As(err, &notRun):
+		fmt.Fprintf(out, "diversity figures left out of the card: %v\n", err)
 	}
 	res, err := export.Export(ctx, dir, opts)
 	if err != nil {
