@@ -20,48 +20,81 @@ import (
 // and a Walsh–Hadamard transform over the vector zero-padded to a power of
 // two, the structured stand-in for a Gaussian rotation). For two unit
 // vectors at angle θ each bit differs with probability θ/π (SimHash), so
-// the Hamming distance h of two signatures is about Binomial(B, θ/π). A
-// query with threshold τ rescores exactly every stored vector whose h is
-// at most the mean for cos θ = τ plus [CutSigmas] standard deviations,
-// plus the [RescoreTop] nearest signatures. A stored vector above τ is
-// missed only if its Hamming distance lands more than CutSigmas standard
-// deviations above its mean (below 10⁻¹¹ per vector); the benchmark
-// measures agreement with the exhaustive scan.
+// the Hamming distance of two signatures is about Binomial(bits, θ/π).
+//
+// A query with threshold τ is filtered in two stages. The first reads
+// only the [HeadBits] head of each signature (a third of the bytes, the
+// scan's cost is memory traffic) and drops every vector whose head
+// distance is above the head cut; the few left are compared on the whole
+// signature, and those within the full cut are rescored exactly. Each cut
+// is the smallest distance that a vector exactly at τ exceeds with
+// probability at most [MissProbability] (the binomial tail, computed, not
+// a normal approximation); a vector closer than τ is at least as likely
+// to pass. So a stored vector above τ is missed with probability below
+// 2·MissProbability, and the benchmark measures agreement with the
+// exhaustive scan. The [RescoreTop] vectors of smallest head distance are
+// rescored too, so a query far from everything still reports a likely
+// nearest neighbour.
 //
 // Rescoring uses [Dot], which adds in the same order as chromem-go, so a
 // similarity found is bit-identical to chromem-go's and the decision at
-// the boundary (similarity exactly τ) is the same.
+// the boundary (similarity exactly τ) is the same. The vectors rescored
+// are the stored float32 vectors themselves, shared with chromem-go's
+// documents: the index adds only the signatures (96 bytes a vector).
 //
 // The nearest neighbour is exact whenever its similarity is at or above
 // the threshold band (the cut); below it, it is the best of the rescored
 // candidates, a lower bound of the true maximum.
 //
+// Storage is in fixed blocks, so adding never copies what is stored (no
+// pause while a large slice grows), and a query splits its scan over the
+// cores once the index is large.
+//
 // An Index is not safe for concurrent use on its own; [Store] guards it.
 type Index struct {
-	dim, padded, words int
-	flips              [signatureRounds][]float32
-	sigs               []sigWords
-	vecs               [][]float32
-	ids                []string
-	workers            int
-	rescoreTop         int // RescoreTop; tests set 0 to check the cut alone
+	dim, padded int
+	flips       [signatureRounds][]float32
+	blocks      []*block
+	n           int
+	workers     int
+	rescoreTop  int // RescoreTop; tests set 0 to check the cuts alone
 }
 
-// SignatureBits is the number of bits in a signature.
-const SignatureBits = 768
+// SignatureBits is the number of bits in a signature; the first
+// [HeadBits] of them are the head the first stage reads.
+const (
+	SignatureBits = 768
+	HeadBits      = 256
+)
 
-// sigWords is one stored signature; a fixed-size array lets the scan
-// unroll its Hamming distance without bounds checks.
-type sigWords [SignatureBits / 64]uint64
+const (
+	headWords = HeadBits / 64
+	tailWords = (SignatureBits - HeadBits) / 64
+)
 
-// CutSigmas is how many standard deviations above the expected Hamming
-// distance of a vector exactly at the threshold the prefilter still
-// rescores.
-const CutSigmas = 7
+// headSig and tailSig are one stored signature's two parts; fixed-size
+// arrays let the scan unroll its Hamming distance without bounds checks.
+type (
+	headSig [headWords]uint64
+	tailSig [tailWords]uint64
+)
 
-// RescoreTop is how many of the closest signatures are always rescored,
-// so a query far from everything still reports a likely nearest
-// neighbour.
+// blockSize is how many vectors one storage block holds.
+const blockSize = 4096
+
+type block struct {
+	head [blockSize]headSig
+	tail [blockSize]tailSig
+	vecs [blockSize][]float32
+	ids  [blockSize]string
+}
+
+// MissProbability bounds, per stage, the chance that the prefilter drops
+// a stored vector exactly at the threshold.
+const MissProbability = 1e-12
+
+// RescoreTop is how many of the closest signatures (by head distance) are
+// always rescored.
 const RescoreTop = 4
 
 // parallelMin is the number of vectors below which a scan stays on one
@@ -77,7 +110,7 @@ func NewIndex(dim int) *Index {
 	for padded < max(dim, SignatureBits) {
 		padded <<= 1
 	}
-	x := &Index{dim: dim, padded: padded, words: SignatureBits / 64, workers: runtime.GOMAXPROCS(0), rescoreTop: RescoreTop}
+	x := &Index{dim: dim, padded: padded, workers: runtime.GOMAXPROCS(0), rescoreTop: RescoreTop}
 	rng := rand.New(rand.NewPCG(0x5eed, uint64(dim)))
 	for r := range x.flips {
 		f := make([]float32, padded)
@@ -96,21 +129,32 @@ func NewIndex(dim int) *Index {
 func (x *Index) Dim() int { return x.dim }
 
 // Len is how many vectors the index holds.
-func (x *Index) Len() int { return len(x.vecs) }
+func (x *Index) Len() int { return x.n }
 
 // ID returns the id of the i-th vector added.
-func (x *Index) ID(i int) string { return x.ids[i] }
+func (x *Index) ID(i int) string { return x.blocks[i/blockSize].ids[i%blockSize] }
 
 // Vector returns the i-th vector added (not a copy).
-func (x *Index) Vector(i int) []float32 { return x.vecs[i] }
+func (x *Index) Vector(i int) []float32 { return x.blocks[i/blockSize].vecs[i%blockSize] }
 
-// Signature is the prefilter's sketch of one vector.
+// Signature is the prefilter's sketch of one vector: SignatureBits/64
+// words, the head first.
 type Signature []uint64
+
+// signBuffers recycles Sign's scratch space (a query allocates nothing
+// large, so the collector stays quiet under load).
+var signBuffers sync.Pool
 
 // Sign computes v's signature (v must have [Index.Dim] floats).
 func (x *Index) Sign(v []float32) Signature {
-	buf := make([]float32, x.padded)
+	bp, _ := signBuffers.Get().(*[]float32)
+	if bp == nil || len(*bp) != x.padded {
+		b := make([]float32, x.padded)
+		bp = &b
+	}
+	buf := *bp
 	copy(buf, v)
+	clear(buf[len(v):])
 	for r := range x.flips {
 		f := x.flips[r]
 		for i := range buf {
@@ -118,12 +162,13 @@ func (x *Index) Sign(v []float32) Signature {
 		}
 		fwht(buf)
 	}
-	sig := make(Signature, x.words)
+	sig := make(Signature, SignatureBits/64)
 	for i := 0; i < SignatureBits; i++ {
 		if buf[i] >= 0 {
 			sig[i/64] |= 1 << (i % 64)
 		}
 	}
+	signBuffers.Put(bp)
 	return sig
 }
 
@@ -144,9 +189,14 @@ func fwht(a []float32) {
 // Add stores v (unit length, [Index.Dim] floats, not copied: the caller
 // must not change it) under id with its signature from [Index.Sign].
 func (x *Index) Add(id string, v []float32, sig Signature) {
-	x.vecs = append(x.vecs, v)
-	x.ids = append(x.ids, id)
-	x.sigs = append(x.sigs, sigWords(sig))
+	if x.n == len(x.blocks)*blockSize {
+		x.blocks = append(x.blocks, new(block))
+	}
+	b, k := x.blocks[x.n/blockSize], x.n%blockSize
+	b.head[k] = headSig(sig[:headWords])
+	b.tail[k] = tailSig(sig[headWords:])
+	b.vecs[k], b.ids[k] = v, id
+	x.n++
 }
 
 // Neighbor is a stored vector and its cosine similarity to a query.
@@ -169,15 +219,6 @@ func (n Neighbor) Better(o Neighbor) bool {
 	return o.Index < 0 || n.Similarity > o.Similarity || n.Similarity == o.Similarity && n.Index < o.Index
 }
 
-// HammingCut is the largest Hamming distance the prefilter rescores for
-// threshold tau.
-func HammingCut(tau float64) int {
-	tau = min(max(tau, -1), 1)
-	p := math.Acos(tau) / math.Pi
-	b := float64(SignatureBits)
-	return int(math.Ceil(b*p + CutSigmas*math.Sqrt(b*p*(1-p))))
-}
-
 // Nearest returns the stored vector most similar to q among the first n
 // (see the type's doc for when it is exact), and how many vectors it
 // rescored exactly.
@@ -186,13 +227,14 @@ func (x *Index) Nearest(q []float32, sig Signature, tau float64, n int) (Neighbo
 	if n == 0 {
 		return None, 0
 	}
-	cut := HammingCut(tau)
+	qs := indexQuery{v: q, head: headSig(sig[:headWords]), tail: tailSig(sig[headWords:]),
+		cutHead: HammingCutBits(tau, HeadBits), cut: HammingCut(tau)}
 	parts := 1
 	if n >= parallelMin && x.workers > 1 {
 		parts = min(x.workers, n/(parallelMin/2))
 	}
 	if parts == 1 {
-		r := x.scan(q, sig, cut, 0, n)
+		r := x.scan(&qs, 0, n)
 		return x.finish(q, []scanResult{r})
 	}
 	res := make([]scanResult, parts)
@@ -202,56 +244,84 @@ func (x *Index) Nearest(q []float32, sig Signature, tau float64, n int) (Neighbo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[p] = x.scan(q, sig, cut, lo, hi)
+			res[p] = x.scan(&qs, lo, hi)
 		}()
 	}
 	wg.Wait()
 	return x.finish(q, res)
 }
 
+type indexQuery struct {
+	v       []float32
+	head    headSig
+	tail    tailSig
+	cutHead int
+	cut     int
+}
+
 type scanResult struct {
 	best     Neighbor
 	rescored int
-	top      [RescoreTop]int32 // closest signatures not rescored, -1 = empty
+	top      [RescoreTop]int32 // smallest head distances not rescored, -1 = empty
 	topH     [RescoreTop]int
 }
 
-func (x *Index) scan(q []float32, sig Signature, cut, lo, hi int) scanResult {
+// scan runs both stages over vectors lo..hi-1, block by block.
+func (x *Index) scan(q *indexQuery, lo, hi int) scanResult {
 	r := scanResult{best: None}
 	for i := range r.top {
 		r.top[i], r.topH[i] = -1, math.MaxInt
 	}
-	qs := sigWords(sig)
-	worst := math.MaxInt // topH's largest, for a quick skip
-	sigs := x.sigs[lo:hi]
-	for k := range sigs {
-		i := lo + k
-		s := &sigs[k]
-		h := bits.OnesCount64(s[0]^qs[0]) + bits.OnesCount64(s[1]^qs[1]) + bits.OnesCount64(s[2]^qs[2]) +
-			bits.OnesCount64(s[3]^qs[3]) + bits.OnesCount64(s[4]^qs[4]) + bits.OnesCount64(s[5]^qs[5]) +
-			bits.OnesCount64(s[6]^qs[6]) + bits.OnesCount64(s[7]^qs[7]) + bits.OnesCount64(s[8]^qs[8]) +
-			bits.OnesCount64(s[9]^qs[9]) + bits.OnesCount64(s[10]^qs[10]) + bits.OnesCount64(s[11]^qs[11])
-		if h <= cut {
-			r.rescored++
-			nb := Neighbor{Index: i, Similarity: Dot(q, x.vecs[i])}
-			if nb.Better(r.best) {
-				r.best = nb
-			}
-			continue
-		}
-		if h >= worst {
-			continue
-		}
-		// Insert into the top list (sorted by h ascending).
-		k := RescoreTop - 1
-		for k > 0 && r.topH[k-1] > h {
-			r.top[k], r.topH[k] = r.top[k-1], r.topH[k-1]
-			k--
-		}
-		r.top[k], r.topH[k] = int32(i), h
-		worst = r.topH[RescoreTop-1]
+	for lo < hi {
+		b := x.blocks[lo/blockSize]
+		start := lo % blockSize
+		end := min(blockSize, start+hi-lo)
+		x.scanBlock(q, b, lo-start, start, end, &r)
+		lo += end - start
 	}
 	return r
+}
+
+func (x *Index) scanBlock(q *indexQuery, b *block, base, start, end int, r *scanResult) {
+	q0, q1, q2, q3 := q.head[0], q.head[1], q.head[2], q.head[3]
+	cutHead, cut := q.cutHead, q.cut
+	worst := r.topH[RescoreTop-1] // the top list's largest, for a quick skip
+	heads := b.head[start:end]
+	for k := range heads {
+		s := &heads[k]
+		h1 := bits.OnesCount64(s[0]^q0) + bits.OnesCount64(s[1]^q1) +
+			bits.OnesCount64(s[2]^q2) + bits.OnesCount64(s[3]^q3)
+		if h1 > cutHead && h1 >= worst {
+			continue
+		}
+		i := start + k
+		if h1 <= cutHead {
+			t, qt := &b.tail[i], &q.tail
+			h := h1 + bits.OnesCount64(t[0]^qt[0]) + bits.OnesCount64(t[1]^qt[1]) +
+				bits.OnesCount64(t[2]^qt[2]) + bits.OnesCount64(t[3]^qt[3]) +
+				bits.OnesCount64(t[4]^qt[4]) + bits.OnesCount64(t[5]^qt[5]) +
+				bits.OnesCount64(t[6]^qt[6]) + bits.OnesCount64(t[7]^qt[7])
+			if h <= cut {
+				r.rescored++
+				nb := Neighbor{Index: base + i, Similarity: Dot(q.v, b.vecs[i])}
+				if nb.Better(r.best) {
+					r.best = nb
+				}
+				continue
+			}
+			if h1 >= worst {
+				continue
+			}
+		}
+		// Insert into the top list (sorted by head distance ascending).
+		j := RescoreTop - 1
+		for j > 0 && r.topH[j-1] > h1 {
+			r.top[j], r.topH[j] = r.top[j-1], r.topH[j-1]
+			j--
+		}
+		r.top[j], r.topH[j] = int32(base+i), h1
+		worst = r.topH[RescoreTop-1]
+	}
 }
 
 // finish merges the parts and rescores the closest signatures that were
@@ -279,13 +349,13 @@ func (x *Index) finish(q []float32, parts []scanResult) (Neighbor, int) {
 	}
 	for _, c := range top[:min(len(top), x.rescoreTop)] {
 		rescored++
-		nb := Neighbor{Index: c.i, Similarity: Dot(q, x.vecs[c.i])}
+		nb := Neighbor{Index: c.i, Similarity: Dot(q, x.Vector(c.i))}
 		if nb.Better(best) {
 			best = nb
 		}
 	}
 	if best.Index >= 0 {
-		best.ID = x.ids[best.Index]
+		best.ID = x.ID(best.Index)
 	}
 	return best, rescored
 }
@@ -294,13 +364,13 @@ func (x *Index) finish(q []float32, parts []scanResult) (Neighbor, int) {
 func (x *Index) NearestExact(q []float32, from, n int) Neighbor {
 	best := None
 	for i := from; i < min(n, x.Len()); i++ {
-		nb := Neighbor{Index: i, Similarity: Dot(q, x.vecs[i])}
+		nb := Neighbor{Index: i, Similarity: Dot(q, x.Vector(i))}
 		if nb.Better(best) {
 			best = nb
 		}
 	}
 	if best.Index >= 0 {
-		best.ID = x.ids[best.Index]
+		best.ID = x.ID(best.Index)
 	}
 	return best
 }

@@ -3,6 +3,8 @@ package diversity
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 
@@ -140,5 +142,122 @@ func TestHammingCut(t *testing.T) {
 	}
 	if HammingCut(-1) < SignatureBits {
 		t.Fatalf("at threshold -1 everything must be rescored, cut %d", HammingCut(-1))
+	}
+}
+
+// TestBinomialCut: each cut is the smallest distance whose upper tail is
+// at most MissProbability, checked against a direct sum of the binomial
+// distribution (terms built by the ratio recurrence from k = 0).
+func TestBinomialCut(t *testing.T) {
+	tail := func(n int, p float64, c int) float64 {
+		// P(X > c) = 1 - P(X ≤ c) loses the tiny tails; sum the top terms
+		// instead, each from the log of the binomial coefficient.
+		s := 0.0
+		for k := c + 1; k <= n; k++ {
+			lc := 0.0
+			for j := 1; j <= k; j++ {
+				lc += math.Log(float64(n-k+j)) - math.Log(float64(j))
+			}
+			s += math.Exp(lc + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
+		}
+		return s
+	}
+	for _, nbits := range []int{HeadBits, SignatureBits} {
+		for _, tau := range []float64{0.99, 0.95, 0.9, 0.8, 0.5} {
+			p := math.Acos(tau) / math.Pi
+			c := HammingCutBits(tau, nbits)
+			if got := tail(nbits, p, c); got > MissProbability {
+				t.Errorf("%d bits, tau %v: cut %d leaves a tail of %.3g > %g", nbits, tau, c, got, MissProbability)
+			}
+			if got := tail(nbits, p, c-1); got <= MissProbability {
+				t.Errorf("%d bits, tau %v: cut %d is not the smallest (tail above %d is %.3g)", nbits, tau, c, c-1, got)
+			}
+		}
+	}
+	if HammingCutBits(1, HeadBits) != 0 || HammingCutBits(-1, HeadBits) != HeadBits {
+		t.Error("cuts at the ends of the range")
+	}
+}
+
+// TestIndexMissesNothingAtTheThreshold: many queries each just above the
+// threshold of one stored vector (and far from the rest), with only the
+// cuts deciding (no top-K rescoring): every one must find its neighbour.
+// At the cuts' miss probability none is missed; a cut a few bits too
+// tight misses several.
+func TestIndexMissesNothingAtTheThreshold(t *testing.T) {
+	const dim, stored, queries, tau = 128, 2000, 20000, 0.9
+	if testing.Short() {
+		t.Skip("20k queries")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	x := NewIndex(dim)
+	x.rescoreTop = 0
+	for i := range stored {
+		v := randUnit(rng, dim)
+		x.Add(fmt.Sprint(i), v, x.Sign(v))
+	}
+	missed := 0
+	for k := range queries {
+		i := rng.IntN(stored)
+		q := near(rng, x.Vector(i), tau+0.002)
+		if float64(Dot(q, x.Vector(i))) <= tau {
+			continue // rounding put it at or below the threshold
+		}
+		if nb, _ := x.Nearest(q, x.Sign(q), tau, stored); float64(nb.Similarity) <= tau {
+			missed++
+			if missed < 4 {
+				t.Errorf("query %d: its neighbour %d at %v was missed (found %+v)", k, i, Dot(q, x.Vector(i)), nb)
+			}
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("%d of %d neighbours above the threshold missed", missed, queries)
+	}
+}
+
+// TestSignatureDistancesAreBinomial: the cuts assume the Hamming distance
+// of two signatures is Binomial(bits, θ/π). For pairs at a fixed cosine,
+// the head's and the whole signature's distances must have that mean and
+// at most that variance (a rotation that correlates bits inflates the
+// variance, and the cuts would miss neighbours).
+func TestSignatureDistancesAreBinomial(t *testing.T) {
+	const pairs = 3000
+	for _, tt := range []struct {
+		dim int
+		cos float64
+	}{{768, 0.9}, {64, 0.9}, {768, 0.5}} {
+		t.Run(fmt.Sprint(tt.dim, "/", tt.cos), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(31, uint64(tt.dim)))
+			x := NewIndex(tt.dim)
+			p := math.Acos(tt.cos) / math.Pi
+			for _, nbits := range []int{HeadBits, SignatureBits} {
+				var sum, sum2 float64
+				for range pairs {
+					a := randUnit(rng, tt.dim)
+					b := near(rng, a, tt.cos)
+					sa, sb := x.Sign(a), x.Sign(b)
+					h := 0
+					for w := range nbits / 64 {
+						h += bits.OnesCount64(sa[w] ^ sb[w])
+					}
+					sum += float64(h)
+					sum2 += float64(h) * float64(h)
+				}
+				mean := sum / pairs
+				variance := sum2/pairs - mean*mean
+				wantMean, wantVar := float64(nbits)*p, float64(nbits)*p*(1-p)
+				// The mean's standard error is √(var/pairs); the
+				// variance's about var·√(2/pairs): allow 5 of each.
+				if math.Abs(mean-wantMean) > 5*math.Sqrt(wantVar/pairs) {
+					t.Errorf("%d bits: mean distance %.2f, binomial %.2f", nbits, mean, wantMean)
+				}
+				// Less spread than binomial is fine (bits of one orthogonal
+				// rotation are slightly anti-correlated): the cut then
+				// holds with room to spare. More spread is not.
+				if variance > wantVar*(1+5*math.Sqrt(2.0/pairs)) {
+					t.Errorf("%d bits: variance %.2f, above the binomial's %.2f", nbits, variance, wantVar)
+				}
+			}
+		})
 	}
 }
