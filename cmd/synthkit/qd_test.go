@@ -63,6 +63,9 @@ func TestQDAgainstOllama(t *testing.T) {
 				t.Fatalf("run.json: method %q options %v models %+v hashes %v counts %+v", m.Method, m.Options, m.Models, m.TemplateHashes, m.Counts)
 			}
 			t.Logf("counts %+v", m.Counts)
+			if !strings.Contains(stderr, "QD-score") || !strings.Contains(stderr, "coverage") {
+				t.Errorf("stderr does not show the QD-score and coverage:\n%s", stderr)
+			}
 
 			// The run state names every axis and label, for the report.
 			run, err := export.OpenRun(out, *m, false)
