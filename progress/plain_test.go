@@ -2,6 +2,9 @@ package progress
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +84,16 @@ func TestQuietShowsNothing(t *testing.T) {
 	d.Close()
 	if got := buf.String(); got != "" {
 		t.Fatalf("quiet wrote %q", got)
+	}
+}
+
+func TestLogWriter(t *testing.T) {
+	var got []string
+	w := LogWriter(func(format string, args ...any) { got = append(got, fmt.Sprintf(format, args...)) })
+	for _, s := range []string{"started ollama ", "serve\nsecond line\n", "third", "\n"} {
+		io.WriteString(w, s)
+	}
+	if want := []string{"started ollama serve", "second line", "third"}; !slices.Equal(got, want) {
+		t.Fatalf("lines %q, want %q", got, want)
 	}
 }

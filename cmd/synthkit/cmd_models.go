@@ -99,7 +99,7 @@ func modelsPull(ctx context.Context, g *globalOptions, names []string, out, errO
 	}
 	defer conn.Close()
 	for _, n := range names {
-		bar := newPullBar(errOut)
+		bar := g.newPullBar(errOut)
 		err := conn.Client.Pull(ctx, n, bar.update)
 		bar.done()
 		if err != nil {

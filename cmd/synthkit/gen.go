@@ -77,7 +77,7 @@ func (o *genOptions) validate() error {
 func (o *genOptions) runnerOptions(g *globalOptions, errOut io.Writer) runner.Options {
 	ro := runner.Options{Out: o.out, Fresh: o.fresh, Seed: o.seed, NumCtx: o.numCtx, NumPredict: o.numPredict,
 		MaxRequests: o.maxRequests, JSONRetries: o.retries, Pull: g.pull, NoExport: o.noExport, License: o.license,
-		Version: version, Command: runner.CommandLine(), Diversity: o.div.options()}
+		Version: version, Command: runner.CommandLine(), Diversity: o.div.options(), Display: g.display()}
 	if o.countSet {
 		ro.Count = o.count
 	}
@@ -93,7 +93,7 @@ func (o *genOptions) runnerOptions(g *globalOptions, errOut io.Writer) runner.Op
 			bar = nil
 		case !done:
 			if bar == nil {
-				bar = newPullBar(errOut)
+				bar = g.newPullBar(errOut)
 			}
 			bar.update(p)
 		}

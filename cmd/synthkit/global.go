@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"synthkit/progress"
 	"synthkit/prompts/runner"
 )
 
@@ -25,8 +26,12 @@ type globalOptions struct {
 	backend     string
 	baseURL     string
 	apiKeyEnv   string
+	quiet       bool
+	logFormat   string
+	progressDur time.Duration
 
-	concurrencyN int // parsed --concurrency; 0 = auto
+	concurrencyN int             // parsed --concurrency; 0 = auto
+	format       progress.Format // parsed --log-format
 
 	stage stageFunc // set by `synthkit run`: a recipe stage takes the built method (cmd_run.go)
 }
@@ -42,6 +47,10 @@ func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.backend, "backend", "ollama", "server API: ollama, or openai for any OpenAI-compatible server (vLLM, SGLang, llama.cpp server, a hosted endpoint); openai never pulls models")
 	fs.StringVar(&g.baseURL, "base-url", "", "with --backend openai: the servers' base `URL[,URL...]`, e.g. http://gpu-box:8000/v1")
 	fs.StringVar(&g.apiKeyEnv, "api-key-env", "", "with --backend openai: the environment `variable` that holds the API key (the key itself is never printed or written)")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing on stderr but errors: no progress, notices or summary")
+	fs.StringVar(&g.logFormat, "log-format", "text", "stderr `format`: text (live lines on a terminal, a plain line every --progress-interval elsewhere) or json (one object per line; "+
+		"fields: time, event progress|done|log|summary|pull|interrupted, stage, done, target, accepted, rejected, requests, output_tokens, tokens_per_s, elapsed_s, eta_s, concurrency, status, error, message)")
+	fs.DurationVar(&g.progressDur, "progress-interval", progress.DefaultInterval, "how often progress prints a plain line when stderr is not a terminal (CI, nohup)")
 }
 
 func (g *globalOptions) validate() error {
@@ -60,6 +69,14 @@ func (g *globalOptions) validate() error {
 	}
 	if g.retries < 0 {
 		return usagef("--retries must be ≥ 0, not %d", g.retries)
+	}
+	format, err := progress.ParseFormat(g.logFormat)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	g.format = format
+	if g.progressDur <= 0 {
+		return usagef("--progress-interval must be positive, not %s", g.progressDur)
 	}
 	switch g.backend {
 	case "", "ollama":
@@ -82,7 +99,25 @@ func (g *globalOptions) validate() error {
 // connect finds or starts Ollama; models is how many models the command
 // will use, so a started server can keep them loaded.
 func (g *globalOptions) connect(ctx context.Context, notify io.Writer, models int) (*runner.Conn, error) {
+	notify = g.notices(notify)
 	return runner.Connect(ctx, runner.ConnectOptions{Hosts: g.ollama, Bin: g.ollamaBin, NoStart: g.noStart,
 		Concurrency: g.concurrencyN, Timeout: g.timeout, Retries: g.retries, Models: models,
 		Backend: g.backend, BaseURL: g.baseURL, APIKeyEnv: g.apiKeyEnv}, notify)
+}
+
+// display is how runs show progress, notices and their summary.
+func (g *globalOptions) display() progress.Options {
+	return progress.Options{Format: g.format, Quiet: g.quiet, Interval: g.progressDur}
+}
+
+// notices is where one-off notices ("started ollama serve …") go: w for
+// text, JSON log objects for json, nowhere with --quiet.
+func (g *globalOptions) notices(w io.Writer) io.Writer {
+	switch {
+	case g.quiet:
+		return io.Discard
+	case g.format == progress.FormatJSON:
+		return progress.LogWriter(progress.New(w, g.display()).Logf)
+	}
+	return w
 }

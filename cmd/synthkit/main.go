@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,12 +16,13 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// After the first Ctrl-C synthkit winds down (journal closed, a server
-	// it started stopped); a second one kills it the default way.
+	// After the first Ctrl-C synthkit winds down (requests in flight
+	// cancelled, the journal closed, a server it started stopped); a
+	// second one kills it the default way.
 	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if ctx.Err() != nil && code != 0 {
-		fmt.Fprintln(os.Stderr, "synthkit: interrupted; completed work is kept, run the same command again to resume")
+		printInterrupted(os.Stderr, os.Args)
 		code = exitInterrupted
 	}
 	stop()

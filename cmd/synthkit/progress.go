@@ -3,28 +3,24 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"synthkit/local"
+	"synthkit/progress"
 )
 
 // isTerminal reports whether w is a terminal, where progress redraws one
 // line; elsewhere (logs, CI) it prints a line now and then.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+func isTerminal(w io.Writer) bool { return progress.IsTerminal(w) }
 
-// pullBar renders pull progress as a bar with size and speed.
+// pullBar renders pull progress as a bar with size and speed, as JSON
+// "pull" objects with --log-format json, or not at all with --quiet.
 type pullBar struct {
 	w        io.Writer
 	tty      bool
+	quiet    bool
+	json     bool
 	last     time.Time
 	lastLine string
 	start    time.Time
@@ -34,7 +30,25 @@ func newPullBar(w io.Writer) *pullBar {
 	return &pullBar{w: w, tty: isTerminal(w), start: time.Now()}
 }
 
+// newPullBar is a pull bar that obeys --quiet and --log-format.
+func (g *globalOptions) newPullBar(w io.Writer) *pullBar {
+	b := newPullBar(w)
+	b.quiet, b.json = g.quiet, g.format == progress.FormatJSON
+	return b
+}
+
 func (b *pullBar) update(p local.PullProgress) {
+	switch {
+	case b.quiet:
+		return
+	case b.json:
+		// Each new status once, byte counts at most every 5 s.
+		if p.Status != b.lastLine || time.Since(b.last) > 5*time.Second {
+			progress.WriteEvent(b.w, "pull", map[string]any{"status": p.Status, "digest": p.Digest, "completed": p.Completed, "total": p.Total})
+			b.last, b.lastLine = time.Now(), p.Status
+		}
+		return
+	}
 	line := p.Status
 	if p.Total > 0 {
 		frac := min(max(float64(p.Completed)/float64(p.Total), 0), 1)
@@ -58,7 +72,7 @@ func (b *pullBar) update(p local.PullProgress) {
 }
 
 func (b *pullBar) done() {
-	if b.tty {
+	if b.tty && !b.quiet && !b.json {
 		fmt.Fprintln(b.w)
 	}
 }
