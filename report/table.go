@@ -26,7 +26,7 @@ func (r *Report) Figures() [][3]string {
 		{"records measured", fmt.Sprint(r.Sampled), sample + ", text: " + r.On},
 		{"distinct-1", f3(r.Distinct1), "distinct words / words"},
 		{"distinct-2", f3(r.Distinct2), "distinct word pairs / word pairs"},
-		{"mean pairwise cosine similarity", f3(r.MeanCosine), "embeddings: " + r.Embedder},
+		{"mean pairwise cosine similarity", f3(r.MeanCosine), "embeddings: " + r.embedderText()},
 		{"Vendi score", fmt.Sprintf("%.1f", r.Vendi), fmt.Sprintf("effective number of distinct records, 1 to %d", r.Sampled)},
 	}
 	if len(r.Nearest) > 1 {
@@ -43,6 +43,13 @@ func (r *Report) Figures() [][3]string {
 			[3]string{"QD coverage", pct(q.Coverage), fmt.Sprintf("%d of %d cells filled after %d candidates", q.Filled, q.Cells, q.Candidates)})
 	}
 	return rows
+}
+
+func (r *Report) embedderText() string {
+	if r.FromVectors {
+		return r.Embedder + " (the run's stored vectors)"
+	}
+	return r.Embedder
 }
 
 // CardTable is [Report.Figures] as a dataset card table.

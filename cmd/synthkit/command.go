@@ -40,7 +40,7 @@ func commands() []*command {
 		critiqueCommand(),
 		runRecipeCommand(),
 		exportCommand(),
-		plannedCommand("report", "diversity report with plots for a run", "[7/9] diversity"),
+		reportCommand(),
 		pushCommand(),
 	}
 	return cmds

@@ -36,8 +36,8 @@ func TestCLIUsage(t *testing.T) {
 		{"bad timeout", []string{"doctor", "--timeout", "-1s"}, exitUsage, "", "--timeout must be positive"},
 		{"license the Hub does not know", []string{"export", "somewhere", "--license", "apache2"}, exitUsage, "", "apache-2.0"},
 		{"models without subcommand", []string{"models"}, exitUsage, "", "models needs a subcommand"},
-		{"planned command says so", []string{"report"}, exitError, "", "not available in this build yet"},
-		{"planned command says so whatever the flags", []string{"report", "--model", "x", "--judge", "y"}, exitError, "", "not available in this build yet"},
+		{"report needs a run directory", []string{"report"}, exitUsage, "", "report needs exactly one run directory"},
+		{"report has no model flags", []string{"report", "--model", "x", "out"}, exitUsage, "", "unknown flag: --model"},
 		{"unreachable server", []string{"doctor", "--ollama", "127.0.0.1:1", "--no-start"}, exitNoServer, "", "no Ollama at http://127.0.0.1:1"},
 	}
 	for _, tt := range tests {
