@@ -126,11 +126,16 @@ func (a *Archive) index(c Cell) (int, error) {
 
 func (a *Archive) cell(ix int) Cell {
 	c := make(Cell, len(a.axes))
+	a.decode(ix, c)
+	return c
+}
+
+// decode writes the cell of slot ix into c (len(c) == number of axes).
+func (a *Archive) decode(ix int, c Cell) {
 	for i := len(a.axes) - 1; i >= 0; i-- {
 		c[i] = ix % a.radix[i]
 		ix /= a.radix[i]
 	}
-	return c
 }
 
 // CellOf maps labels (axis name → label) to a cell.
@@ -279,19 +284,20 @@ func (a *Archive) Parents(target Cell, k int, rng *rand.Rand) []Elite {
 		w float64
 	}
 	var cands []cand
+	sum := 0.0
+	buf := make(Cell, len(a.axes))
 	for ix, e := range a.elites {
 		if e == nil {
 			continue
 		}
-		d := float64(a.Distance(target, a.cell(ix)))
-		cands = append(cands, cand{e, 1 / (1 + d*d*d)})
+		a.decode(ix, buf)
+		d := float64(a.Distance(target, buf))
+		w := 1 / (1 + d*d*d)
+		cands = append(cands, cand{e, w})
+		sum += w
 	}
 	var out []Elite
 	for len(out) < k && len(cands) > 0 {
-		sum := 0.0
-		for _, c := range cands {
-			sum += c.w
-		}
 		r := rng.Float64() * sum
 		pick := len(cands) - 1
 		for i, c := range cands {
@@ -302,6 +308,7 @@ func (a *Archive) Parents(target Cell, k int, rng *rand.Rand) []Elite {
 			r -= c.w
 		}
 		out = append(out, *cands[pick].e)
+		sum -= cands[pick].w
 		cands = slices.Delete(cands, pick, pick+1)
 	}
 	return out
