@@ -22,6 +22,12 @@
 // vectors file on resume (package prompts, NoveltyGate), never persisted
 // by chromem-go.
 //
-// The QDAIF archive and diversity metrics for reports are still to come;
-// this package never imports prompts or cmd.
+// # Quality-diversity archive
+//
+// [Archive] is QDAIF's MAP-Elites archive over labelled axes: one elite per
+// cell, replaced only by a strictly better one, with QD-score, coverage,
+// least-tried target cells and LMX-near parents. It is pure bookkeeping;
+// the loop that asks models lives in package prompts (QD).
+//
+// This package never imports prompts or cmd.
 package diversity
