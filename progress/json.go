@@ -23,7 +23,8 @@ const JSONFieldsHelp = `LOG FORMAT
     summary   the run's closing report: "stage", "elapsed_s", "generated",
               "accepted", "rejected", "rejected_by_reason" {reason: n},
               "requests", "retried", "failed", "prompt_tokens",
-              "output_tokens", "tokens_per_s", "model_loads", "notes"
+              "output_tokens", "tokens_per_s", "model_loads", "notes",
+              "error" (when it did not succeed)
     pull      a model download: "status", "digest", "completed", "total"
     interrupted  Ctrl-C: "message", "resume" (the command to run again)
   An error that ends the command is still one plain "synthkit: …" line.`

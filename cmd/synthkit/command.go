@@ -157,7 +157,7 @@ ENVIRONMENT
 
 func printCommandHelp(w io.Writer, c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "synthkit %s — %s\n\nUSAGE\n  synthkit %s %s\n\n%s\n\nFLAGS\n%s\n%s\n",
-		c.name, c.summary, c.name, c.usage, strings.TrimSpace(c.long), fs.FlagUsagesWrapped(100), exitStatusHelp)
+		c.name, c.summary, c.name, c.usage, strings.TrimSpace(c.long), fs.FlagUsagesWrapped(100), serverHelp(c)+exitStatusHelp)
 }
 
 // suggest returns the command name closest to a mistyped one.

@@ -49,7 +49,7 @@ func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.apiKeyEnv, "api-key-env", "", "with --backend openai: the environment `variable` that holds the API key (the key itself is never printed or written)")
 	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing on stderr but errors: no progress, notices or summary")
 	fs.StringVar(&g.logFormat, "log-format", "text", "stderr `format`: text (live lines on a terminal, a plain line every --progress-interval elsewhere) or json (one object per line; "+
-		"fields: time, event progress|done|log|summary|pull|interrupted, stage, done, target, accepted, rejected, requests, output_tokens, tokens_per_s, elapsed_s, eta_s, concurrency, status, error, message)")
+		"fields: time, event progress|done|log|summary|pull|interrupted, stage, done, target, accepted, rejected, requests, output_tokens, tokens_per_s, elapsed_s, eta_s, concurrency, status, error, message; see LOG FORMAT)")
 	fs.DurationVar(&g.progressDur, "progress-interval", progress.DefaultInterval, "how often progress prints a plain line when stderr is not a terminal (CI, nohup)")
 }
 
@@ -120,4 +120,13 @@ func (g *globalOptions) notices(w io.Writer) io.Writer {
 		return progress.LogWriter(progress.New(w, g.display()).Logf)
 	}
 	return w
+}
+
+// serverHelp is the help section of the commands that take these flags:
+// the fields of --log-format json.
+func serverHelp(c *command) string {
+	if !c.server {
+		return ""
+	}
+	return progress.JSONFieldsHelp + "\n\n"
 }

@@ -85,6 +85,11 @@ func TestLogFormatFlag(t *testing.T) {
 		{[]string{"doctor", "--log-format", "yaml"}, "--log-format must be text or json"},
 		{[]string{"models", "list", "--progress-interval", "0s"}, "--progress-interval must be positive"},
 	}
+	for cmd, want := range map[string]bool{"instruct": true, "models": true, "export": false} {
+		if _, out, _ := runCLI(t, cmd, "--help"); strings.Contains(out, "LOG FORMAT") != want || want && !strings.Contains(out, `"tokens_per_s"`) {
+			t.Errorf("%s --help documents the JSON fields: %v, want %v", cmd, !want, want)
+		}
+	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, tt.args...)
 		if code != exitUsage || !strings.Contains(stderr, tt.want) {
