@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -26,8 +27,9 @@ import (
 // the median and spread.
 //
 // Settings: $SYNTHKIT_BENCH_RUNS run lengths (default "400,1500"),
-// $SYNTHKIT_BENCH_ROUNDS rounds (default 3), $SYNTHKIT_BENCH_FIXED fixed
-// concurrencies (default "2,4,8"; c=1 is far behind on the test server),
+// $SYNTHKIT_BENCH_ROUNDS rounds (default 3; a list gives each run length
+// its own), $SYNTHKIT_BENCH_FIXED fixed concurrencies (default "1,2,4,8";
+// the highest also runs twice, as an A/A test of the noise),
 // $SYNTHKIT_BENCH_RAW the raw generator's (default "8"); use -benchtime 1x.
 // Auto is the CLI's default against a server it did not start: start at
 // 4, at most 8. scripts/bench-scheduler.sh prints the table.
@@ -41,14 +43,15 @@ func BenchmarkAutoConcurrency(b *testing.B) {
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	runs := envInts(b, "SYNTHKIT_BENCH_RUNS", []int{400, 1500})
-	rounds := envInts(b, "SYNTHKIT_BENCH_ROUNDS", []int{3})[0]
-	fixed := envInts(b, "SYNTHKIT_BENCH_FIXED", []int{2, 4, 8})
+	roundsOf := envInts(b, "SYNTHKIT_BENCH_ROUNDS", []int{3})
+	fixed := envInts(b, "SYNTHKIT_BENCH_FIXED", []int{1, 2, 4, 8})
 	rawConc := envInts(b, "SYNTHKIT_BENCH_RAW", []int{8})
 
 	// runStats is what one contender's run ends with.
 	type runStats struct {
-		limit     int // the final limit
-		settledAt int // replies before the limit last moved
+		limit     int    // the final limit
+		settledAt int    // replies before the limit last moved
+		path      string // how the limit moved: "4 13:8 40:2 47:8"
 	}
 	type contender struct {
 		name   string
@@ -65,6 +68,8 @@ func BenchmarkAutoConcurrency(b *testing.B) {
 			}
 			var done, lastLimit, settledAt atomic.Int64
 			lastLimit.Store(int64(c.Concurrency()[host]))
+			var pathMu sync.Mutex
+			path := strconv.Itoa(c.Concurrency()[host])
 			r := drive(c.Capacity(), first, n, func(i int) (int, error) {
 				resp, err := c.Generate(context.Background(), &local.GenerateRequest{Model: ollamatest.TinyModel,
 					Prompt: prompt, Options: opts, Seed: local.Int64(int64(i))})
@@ -74,32 +79,44 @@ func BenchmarkAutoConcurrency(b *testing.B) {
 				d := done.Add(1)
 				if l := int64(c.Concurrency()[host]); lastLimit.Swap(l) != l {
 					settledAt.Store(d)
+					pathMu.Lock()
+					path += fmt.Sprintf(" %d:%d", d, l)
+					pathMu.Unlock()
 				}
 				return resp.OutputTokens, nil
 			})
-			return r, runStats{limit: c.Concurrency()[host], settledAt: int(settledAt.Load())}
+			return r, runStats{limit: c.Concurrency()[host], settledAt: int(settledAt.Load()), path: path}
 		}
 	}
-	for _, n := range runs {
+	for k, n := range runs {
+		rounds := roundsOf[min(k, len(roundsOf)-1)]
 		b.Run(fmt.Sprintf("run=%d", n), func(b *testing.B) {
 			cs := []*contender{{name: "auto", run: schedRun(local.SchedulerOptions{})}}
 			for _, c := range fixed {
 				cs = append(cs, &contender{name: fmt.Sprintf("c%d", c), run: schedRun(local.SchedulerOptions{Concurrency: c})})
 			}
+			// The twin runs the highest fixed concurrency again: the spread of
+			// its ratio to that one (an A/A test) is the noise floor.
+			top := slices.Max(fixed)
+			twin := &contender{name: fmt.Sprintf("twin%d", top), run: schedRun(local.SchedulerOptions{Concurrency: top})}
+			cs = append(cs, twin)
 			for _, c := range rawConc {
 				cs = append(cs, &contender{name: fmt.Sprintf("raw%d", c), run: func(first, n int) (roundResult, runStats) {
 					return drive(c, first, n, func(i int) (int, error) { return rawGenerate(hc, host, prompt, opts, i) }), runStats{limit: c}
 				}})
 			}
+			// Bring the server to its steady state (model loaded, slots
+			// warm) so the first contender does not pay for it.
+			if w := drive(8, 0, 64, func(i int) (int, error) { return rawGenerate(hc, host, prompt, opts, i) }); w.err != nil {
+				b.Fatal(w.err)
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for r := 0; r < rounds; r++ {
+					// Rotating, so each contender takes every place in turn.
 					order := make([]*contender, len(cs))
 					for j := range cs {
 						order[j] = cs[(j+r)%len(cs)]
-					}
-					if r%2 == 1 {
-						slices.Reverse(order)
 					}
 					for _, c := range order {
 						// The same requests (seeds) for everyone in a round.
@@ -129,10 +146,28 @@ func BenchmarkAutoConcurrency(b *testing.B) {
 			b.ReportMetric(median(ratios), "ratio-median")
 			b.ReportMetric(slices.Min(ratios), "ratio-min")
 			b.ReportMetric(slices.Max(ratios), "ratio-max")
+			var aa []float64
+			for _, c := range cs {
+				if c.name == fmt.Sprintf("c%d", top) {
+					for r := range twin.rounds {
+						aa = append(aa, twin.rounds[r]/c.rounds[r])
+					}
+				}
+			}
+			b.ReportMetric(median(aa), "twin-median")
+			b.ReportMetric(slices.Min(aa), "twin-min")
+			b.ReportMetric(slices.Max(aa), "twin-max")
 			b.ReportMetric(median(limits), "auto-final-c")
 			b.ReportMetric(median(settled), "auto-settled-at")
 			b.Logf("%d requests per run, %d rounds: best fixed %s; auto/best per round %s; auto ended at %v after %v replies",
 				n, len(auto.rounds), best.name, fmtRatios(ratios), limits, settled)
+			for r := range auto.rounds {
+				line := fmt.Sprintf("round %d:", r+1)
+				for _, c := range cs {
+					line += fmt.Sprintf(" %s %.0f", c.name, c.rounds[r])
+				}
+				b.Logf("%s tok/s; auto's limit (reply:limit) %s", line, auto.stats[r].path)
+			}
 		})
 	}
 }

@@ -14,7 +14,8 @@
 #   scripts/bench-scheduler.sh            # 96 requests per side and concurrency
 #   N=256 scripts/bench-scheduler.sh
 #   RUNS=400,1500 ROUNDS=3 scripts/bench-scheduler.sh   # the auto runs (defaults)
-#   FIXED=1,2,4,8 RAW=4,8 scripts/bench-scheduler.sh     # more contenders
+#   ROUNDS=6,3 scripts/bench-scheduler.sh                # rounds per run length
+#   FIXED=2,4,8 RAW=4,8 scripts/bench-scheduler.sh       # other contenders
 #   N=0 scripts/bench-scheduler.sh        # only the auto runs
 #   RUNS= scripts/bench-scheduler.sh      # skip them
 set -euo pipefail
@@ -64,6 +65,9 @@ awk -v rounds="$rounds" '
 		if (u == "ratio-median") med[n] = $i
 		if (u == "ratio-min") lo[n] = $i
 		if (u == "ratio-max") hi[n] = $i
+		if (u == "twin-median") tmed[n] = $i
+		if (u == "twin-min") tlo[n] = $i
+		if (u == "twin-max") thi[n] = $i
 	}
 	order[++m] = n
 }
@@ -71,19 +75,20 @@ END {
 	if (m == 0) exit
 	printf "\n| requests per run | auto tok/s (ends at, settled after) |"
 	for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf " %s tok/s |", label(keys[j])
-	printf " auto / best fixed | per round: median (min–max) |\n|---:|---:|"
+	printf " auto / best fixed | per round: median (min–max) | A/A noise: twin / its fixed twin, median (min–max) |\n|---:|---:|"
 	for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf "---:|"
-	printf "---:|---:|\n"
+	printf "---:|---:|---:|\n"
 	for (r = 1; r <= m; r++) {
 		n = order[r]
 		printf "| %s | %.0f (c=%g, %g replies) |", n, v[n, "auto"], fc[n], st[n]
 		for (j = 1; j <= nk; j++) if (keys[j] != "auto") printf " %.0f |", v[n, keys[j]]
-		printf " %.3f | %.3f (%.3f–%.3f) |\n", ratio[n], med[n], lo[n], hi[n]
+		printf " %.3f | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) |\n", ratio[n], med[n], lo[n], hi[n], tmed[n], tlo[n], thi[n]
 	}
-	printf "\n%d rounds per run length, contenders in rotating order; every contender starts a fresh client for each run. auto / best fixed divides by the fixed concurrency with the most tokens/s over all rounds; per round divides by that same concurrency in the same round. Ends at and settled after are medians over the rounds.\n", rounds
+	printf "\n%s rounds per run length, contenders in rotating order; every contender starts a fresh client for each run. auto / best fixed divides by the fixed concurrency with the most tokens/s over all rounds; per round divides by that same concurrency in the same round. Ends at and settled after are medians over the rounds.\n", rounds
 }
 function label(k) {
 	if (k ~ /^c[0-9]+$/) return "c=" substr(k, 2)
 	if (k ~ /^raw[0-9]+$/) return "raw c=" substr(k, 4)
+	if (k ~ /^twin[0-9]+$/) return "c=" substr(k, 5) " twin"
 	return k
 }' "$auto"

@@ -1,0 +1,162 @@
+package local_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"synthkit/local"
+	"synthkit/local/ollamatest"
+)
+
+// autoRun is what one run of auto concurrency against a real server did.
+type autoRun struct {
+	final, moves, settledAt int
+	peak                    int64
+	retries, failures       int64
+	meanLatency             time.Duration // of the replies after it settled
+}
+
+// runAuto sends n generate requests through a fresh client with the CLI's
+// default auto concurrency (start 4, at most 8), with as many callers as
+// the client's capacity, and records how the limit moved.
+func runAuto(t *testing.T, host string, n int) autoRun {
+	t.Helper()
+	c := newTestClient(t, host, local.SchedulerOptions{})
+	var mu sync.Mutex
+	var r autoRun
+	last := c.Concurrency()[host]
+	replies := 0
+	var latSum time.Duration
+	var latN int
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr error
+	for range c.Capacity() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				start := time.Now()
+				_, err := c.Generate(context.Background(), &local.GenerateRequest{Model: ollamatest.TinyModel,
+					Prompt: "Name a river.", Options: fastOpts, Seed: local.Int64(i)})
+				took := time.Since(start)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				replies++
+				if l := c.Concurrency()[host]; l != last {
+					r.moves++
+					last = l
+					r.settledAt = replies
+					latSum, latN = 0, 0
+				} else {
+					latSum += took
+					latN++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	r.final = last
+	if latN > 0 {
+		r.meanLatency = latSum / time.Duration(latN)
+	}
+	st := c.Stats()
+	r.peak, r.retries, r.failures = st.PeakInFlight, st.Retries, st.Failures
+	return r
+}
+
+// slowSingleSlot is a laptop's server in front of a real one: it runs one
+// request at a time (OLLAMA_NUM_PARALLEL=1) and each takes at least d, so
+// what more concurrency buys is a queue.
+func slowSingleSlot(t *testing.T, target string, d time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var slot sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/generate" || r.URL.Path == "/api/chat" {
+			slot.Lock()
+			defer slot.Unlock()
+			time.Sleep(d)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Auto concurrency driven by the real scheduler against real servers: it
+// never exceeds its maximum, settles early and stays (no oscillation), and
+// never queues a slow single-slot server deep enough to make a reply wait
+// for several others.
+func TestAutoConcurrencyRealServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs whole auto-concurrency searches against real servers")
+	}
+	tests := []struct {
+		name     string
+		host     func(t *testing.T) string
+		n        int
+		want     [2]int        // the final limit
+		settleBy int           // replies before the limit last moved
+		maxWait  time.Duration // mean reply time once settled (0: cheap, under 2 s)
+	}{
+		{"NUM_PARALLEL=8 (the test server)", func(t *testing.T) string { return ollamatest.Host(t) }, 300, [2]int{2, 8}, 150, 0},
+		{"NUM_PARALLEL=1, fast replies", func(t *testing.T) string {
+			return ollamatest.StartServer(t, ollamatest.WithEnv("OLLAMA_NUM_PARALLEL=1")).URL()
+		}, 300, [2]int{1, 8}, 150, 0},
+		// 0.6 s a reply alone: at the start of 4 a reply waits 2.4 s.
+		{"one slot, slow replies (a laptop)", func(t *testing.T) string {
+			return slowSingleSlot(t, ollamatest.Host(t), 600*time.Millisecond)
+		}, 80, [2]int{1, 2}, 75, 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runAuto(t, tt.host(t), tt.n)
+			t.Logf("ended at %d after %d moves, settled after %d replies, mean reply %v; peak in flight %d",
+				r.final, r.moves, r.settledAt, r.meanLatency, r.peak)
+			if r.retries != 0 || r.failures != 0 {
+				t.Errorf("%d retries, %d failures on a healthy server", r.retries, r.failures)
+			}
+			if r.peak > 8 {
+				t.Errorf("%d requests in flight, above the maximum of 8", r.peak)
+			}
+			if r.final < tt.want[0] || r.final > tt.want[1] {
+				t.Errorf("ended at %d, want %d..%d", r.final, tt.want[0], tt.want[1])
+			}
+			if r.moves > 6 {
+				t.Errorf("the limit moved %d times: oscillating", r.moves)
+			}
+			if r.settledAt > tt.settleBy {
+				t.Errorf("the limit last moved after %d replies, want within %d", r.settledAt, tt.settleBy)
+			}
+			maxWait := tt.maxWait
+			if maxWait == 0 {
+				maxWait = 2 * time.Second
+			}
+			if r.meanLatency > maxWait {
+				t.Errorf("a reply takes %v once settled, want under %v", r.meanLatency, maxWait)
+			}
+		})
+	}
+}
