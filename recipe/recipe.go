@@ -11,6 +11,7 @@
 package recipe
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ func Load(path string, sets map[string]string) (*Recipe, error) {
 func Parse(name string, data []byte, sets map[string]string) (*Recipe, error) {
 	doc, err := yamlfile.Node(name, data)
 	if err != nil {
-		return nil, err
+		return nil, flowHint(err, data)
 	}
 	root := deref(doc)
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -403,4 +404,22 @@ func (p *parser) option(f field) (Option, error) {
 		return o, p.errf(f.line, "%s takes a value or a list, not a mapping", f.key)
 	}
 	return o, nil
+}
+
+// flowHint adds the likely fix to a syntax error on a line that puts a
+// ${variable} inside a [flow, list], where YAML reads { as a mapping.
+func flowHint(err error, data []byte) error {
+	var ye *yamlfile.Error
+	if !errors.As(err, &ye) || ye.Line < 1 {
+		return err
+	}
+	// yaml may report the line before the one at fault.
+	lines := strings.Split(string(data), "\n")
+	for _, l := range lines[ye.Line-1 : min(ye.Line+1, len(lines))] {
+		if strings.Contains(l, "[") && strings.Contains(l, "${") {
+			ye.Msg += ` (inside [ ], quote variables: ["${model}", other])`
+			break
+		}
+	}
+	return ye
 }

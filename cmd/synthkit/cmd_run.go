@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"synthkit/export"
-	"synthkit/local"
 	"synthkit/prompts"
 	"synthkit/prompts/runner"
 	"synthkit/prompts/yamlfile"
@@ -60,11 +57,13 @@ RECIPE
     answers:
       command: respond
       prompts: instructions        # a stage's name: its output
-      models: [${model}, llama3.2:1b]   # a list = comma-separated values
+      models: ["${model}", llama3.2:1b]   # a list: quote ${...} inside [ ]
     pairs:
       command: prefer
       prompts: instructions
-      models: [${model}, llama3.2:1b]
+      models:                      # a list, one per line
+        - ${model}
+        - llama3.2:1b
       judge: ${model}
 
   Keys are the long flag names of the stage's command (see its --help);
@@ -159,7 +158,7 @@ func runRecipe(ctx context.Context, o *runOptions, g *globalOptions, args []stri
 		if err != nil {
 			return recipeError(err)
 		}
-		if readsReady(r, s, o.fresh) {
+		if readsReady(r, state, s, o.fresh) {
 			b, err = captureStage(ctx, r, s, g, o.fresh, out, errOut)
 			if err != nil {
 				return err
@@ -203,14 +202,14 @@ func runRecipe(ctx context.Context, o *runOptions, g *globalOptions, args []stri
 	return runStages(ctx, r, g, o, conn, state, out, errOut)
 }
 
-// readsReady reports whether every stage s reads has a run directory to
-// read (so s can be built and checked now).
-func readsReady(r *recipe.Recipe, s *recipe.Stage, fresh bool) bool {
+// readsReady reports whether every stage s reads has finished (so s can
+// be built and checked now, on the output it will read).
+func readsReady(r *recipe.Recipe, st *recipe.State, s *recipe.Stage, fresh bool) bool {
 	if fresh && len(s.Reads) > 0 {
 		return false
 	}
 	for _, name := range s.Reads {
-		if _, err := os.Stat(filepath.Join(r.Stage(name).RunDir(r.Out), "journal")); err != nil {
+		if !st.Done(r, r.Stage(name)) {
 			return false
 		}
 	}
@@ -232,58 +231,6 @@ func captureStage(ctx context.Context, r *recipe.Recipe, s *recipe.Stage, g *glo
 		return nil, err
 	}
 	return b, nil
-}
-
-// ensureRecipeModels pulls what is missing before the first stage starts,
-// so no stage fails hours in for want of a model.
-func ensureRecipeModels(ctx context.Context, c *local.Client, r *recipe.Recipe, g *globalOptions, models []modelState, errOut io.Writer) error {
-	var missing []string
-	for _, m := range models {
-		if m.err != nil {
-			return m.err
-		}
-		if !m.present {
-			missing = append(missing, m.name)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	hint := ""
-	if len(r.Vars) > 0 {
-		hint = fmt.Sprintf("\nor give the recipe models this server has: synthkit run %s --set NAME=MODEL (variables: %s)", r.File, strings.Join(slices.Sorted(maps.Keys(r.Vars)), ", "))
-	}
-	if !g.pull {
-		var cmds []string
-		for _, m := range missing {
-			cmds = append(cmds, "synthkit models pull "+m)
-		}
-		return &runner.ModelUnavailableError{Models: missing, Have: haveModels(ctx, c),
-			Err: fmt.Errorf("the recipe needs %s, not on the server (--pull=false): %s%s", strings.Join(missing, ", "), strings.Join(cmds, "; "), hint)}
-	}
-	gen := genOptions{}
-	ro := gen.runnerOptions(g, errOut)
-	_, err := c.EnsureModels(ctx, missing, true, func(p local.PullProgress) { ro.PullProgress(p, false) })
-	ro.PullProgress(local.PullProgress{}, true)
-	if err != nil {
-		err = runner.ModelError(ctx, c, missing, err)
-		var mu *runner.ModelUnavailableError
-		if errors.As(err, &mu) && hint != "" {
-			return fmt.Errorf("%w%s", err, hint)
-		}
-		return err
-	}
-	return nil
-}
-
-func haveModels(ctx context.Context, c *local.Client) []string {
-	var out []string
-	if have, err := c.ListModels(ctx); err == nil {
-		for _, m := range have {
-			out = append(out, m.Name)
-		}
-	}
-	return out
 }
 
 // runStages runs the stages in order through one connection, skipping
