@@ -29,6 +29,10 @@ func (e *NotRunError) Error() string {
 	return fmt.Sprintf("%s is not a synthkit run directory (%s): give the --out directory of a generating command", e.Dir, e.Why)
 }
 
+// supersededPrefix is the run-state key prefix export.Run.Supersede marks
+// a replaced unit with.
+const supersededPrefix = "superseded/"
+
 // record is one sampled accepted unit: its text as the run's novelty
 // filter embeds it (--on), and the task text ROUGE-L compares with seeds.
 type record struct {
@@ -115,6 +119,14 @@ func loadRun(ctx context.Context, dir string, o *Options) (*run, error) {
 	if r.on == "" {
 		r.on = prompts.OnPrompt
 	}
+	// A QD elite that lost its cell is marked in the run state (see
+	// export.Run.Supersede): export leaves it out, so the figures do too.
+	superseded := map[string]bool{}
+	for key := range sum.States {
+		if unit, ok := strings.CutPrefix(key, supersededPrefix); ok {
+			superseded[unit] = true
+		}
+	}
 	k := o.sampleSize()
 	h := &sampleHeap{}
 	n := 0
@@ -128,6 +140,9 @@ func loadRun(ctx context.Context, dir string, o *Options) (*run, error) {
 			r.qd = append(r.qd, p)
 		} else if bad {
 			r.qdBad++
+		}
+		if superseded[unit] {
+			return nil // replayed above, but not in the exported data
 		}
 		text := recordText(rows, r.on)
 		if strings.TrimSpace(text) == "" {

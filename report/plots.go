@@ -54,6 +54,12 @@ func (r *Report) plots() ([]Plot, error) {
 			return nil, err
 		}
 	}
+	if r.PCA == nil && len(r.vectors) > 2 {
+		var err error
+		if r.PCA, r.PCAExplained, err = PCA2(r.vectors); err != nil {
+			return nil, err
+		}
+	}
 	if len(r.PCA) > 2 {
 		p, err := r.pcaPlot()
 		caption := fmt.Sprintf("The embeddings projected on their two main directions (PCA; %.0f%% and %.0f%% of the variance). Tight clumps are records that say much the same thing.",

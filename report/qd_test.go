@@ -28,11 +28,16 @@ func TestQDReplay(t *testing.T) {
 	}
 	texts := randomTexts(4, len(cands))
 	f := fixtureRun{method: "evol", texts: texts, meta: func(i int) map[string]any { return cands[i] },
-		state: map[string]any{StateQDAxes: qdAxes}}
+		// The first elite lost its cell (export.Run.Supersede marks it).
+		state: map[string]any{StateQDAxes: qdAxes, supersededPrefix + "u-000000": true}}
 	r := build(t, f.build(t), Options{})
 	q := r.QD
 	if q == nil {
 		t.Fatal("no QD section for a run with qd_ metadata")
+	}
+	// The superseded elite is replayed but not measured: export leaves it out.
+	if r.Population != 6 || slices.Contains(r.sampleUnits, "u-000000") {
+		t.Fatalf("measured %d records (%v), want the 6 that are exported", r.Population, r.sampleUnits)
 	}
 	if q.Cells != 12 || q.Filled != 3 || q.Candidates != 7 || q.Outside != 1 {
 		t.Fatalf("cells %d filled %d candidates %d outside %d", q.Cells, q.Filled, q.Candidates, q.Outside)

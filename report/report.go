@@ -64,12 +64,15 @@ type Report struct {
 	Vendi                float64
 	// Nearest is each sampled record's highest cosine similarity to
 	// another sampled record.
-	Nearest            []float64
-	NearestMedian      float64
-	NearestP90         float64
-	Threshold          float64 // the run's --max-similarity, 0 when none
+	Nearest       []float64
+	NearestMedian float64
+	NearestP90    float64
+	Threshold     float64 // the run's --max-similarity, 0 when none
+	// PCA is the 2-D projection of the measured embeddings, with the
+	// share of variance of each axis; [Report.Write] computes it.
 	PCA                [][2]float64
 	PCAExplained       [2]float64
+	vectors            [][]float32
 	Rouge              *Rouge
 	Rejects            []Reject
 	QD                 *QD
@@ -155,9 +158,7 @@ func Build(ctx context.Context, dir string, o Options) (*Report, error) {
 	if len(vs) > 1 {
 		rep.NearestMedian, rep.NearestP90 = quantile(rep.Nearest, 0.5), quantile(rep.Nearest, 0.9)
 	}
-	if rep.PCA, rep.PCAExplained, err = PCA2(vs); err != nil {
-		return nil, err
-	}
+	rep.vectors = vs // the PCA plot projects them (Write only: the card needs no PCA)
 
 	seeds, source, note, err := seedTexts(r.manifest, o.SeedsFile)
 	if err != nil {
