@@ -24,6 +24,10 @@ type Embedder struct {
 	// DefaultMaxSimilarity is the novelty threshold used when the user sets
 	// none: cosine similarities mean different things per embedder.
 	DefaultMaxSimilarity float64
+	// InProcess is true when Embed computes in this process (the built-in
+	// embedder): its calls are not gathered into batches, which only pays
+	// for a request to a server ([Batch]).
+	InProcess bool
 }
 
 // Default novelty thresholds (--max-similarity) per kind of embedder.
@@ -56,6 +60,7 @@ func HashedNGrams() Embedder {
 	return Embedder{
 		Name:                 fmt.Sprintf("hashed-ngrams-v1/%d", HashedNGramDim),
 		DefaultMaxSimilarity: DefaultMaxSimilarityHashed,
+		InProcess:            true,
 		Embed: func(ctx context.Context, texts []string) ([][]float32, error) {
 			out := make([][]float32, len(texts))
 			for i, t := range texts {

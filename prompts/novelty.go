@@ -48,7 +48,8 @@ const (
 // record that is in the journal.
 //
 // The embedding call runs before any lock; see [diversity.Novelty] for
-// how concurrent near-copies are held apart.
+// how concurrent near-copies are held apart. An embedding model's calls
+// from concurrent workers are gathered into batches ([diversity.Batch]).
 type NoveltyGate struct {
 	run    *export.Run
 	emb    diversity.Embedder
@@ -81,6 +82,10 @@ func NewNoveltyGate(ctx context.Context, run *export.Run, emb diversity.Embedder
 	}
 	if len(probe) != 1 || len(probe[0]) == 0 {
 		return nil, fmt.Errorf("embedder %s returned no vector", emb.Name)
+	}
+	if !emb.InProcess {
+		// Workers committing at the same time share one request.
+		emb.Embed = diversity.Batch(emb.Embed, diversity.DefaultEmbedBatch, diversity.DefaultEmbedWait)
 	}
 	store, err := diversity.NewStore(len(probe[0]))
 	if err != nil {
