@@ -15,7 +15,7 @@ import (
 // BenchmarkNovelty measures the novelty filter's check + insert against
 // chromem-go's own exhaustive query on the same store, in one run, at
 // 10k and 100k stored 768-dim vectors (and 1M with SYNTHKIT_BENCH_1M=1;
-// it needs about 8 GB and a few minutes to build). Run it with
+// it needs about 4 GB and a few minutes). Run it with
 // -benchtime 1x: each size runs a fixed set of queries whatever b.N is,
 // and reports percentiles and agreement as metrics:
 //
