@@ -67,14 +67,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, f := range r.Figures() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", f[0], f[1], f[2])
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	if len(r.Rejects) > 0 {
-		fmt.Fprintf(tw, "\t\t\nrejected\tunits\treason\n")
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "rejected\tunits\treason\n")
 		for _, x := range r.Rejects {
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", x.Reason, x.Count, x.Meaning)
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	for _, n := range r.Notes {
 		if _, err := fmt.Fprintf(w, "note: %s\n", strings.TrimSpace(n)); err != nil {
