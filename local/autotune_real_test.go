@@ -2,6 +2,8 @@ package local_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -33,6 +35,7 @@ func runAuto(t *testing.T, host string, n int) autoRun {
 	var r autoRun
 	last := c.Concurrency()[host]
 	replies := 0
+	var movedAt time.Time
 	var latSum time.Duration
 	var latN int
 	var next atomic.Int64
@@ -60,8 +63,11 @@ func runAuto(t *testing.T, host string, n int) autoRun {
 					r.moves++
 					last = l
 					r.settledAt = replies
+					movedAt = time.Now()
 					latSum, latN = 0, 0
-				} else {
+				} else if start.After(movedAt) {
+					// Only requests sent at the settled limit say what
+					// waiting at it costs.
 					latSum += took
 					latN++
 				}
@@ -83,23 +89,43 @@ func runAuto(t *testing.T, host string, n int) autoRun {
 }
 
 // slowSingleSlot is a laptop's server in front of a real one: it runs one
-// request at a time (OLLAMA_NUM_PARALLEL=1) and each takes at least d, so
-// what more concurrency buys is a queue.
-func slowSingleSlot(t *testing.T, target string, d time.Duration) string {
+// generation at a time (OLLAMA_NUM_PARALLEL=1) and each takes perToken for
+// every token it made, as a CPU does, so what more concurrency buys is a
+// queue.
+func slowSingleSlot(t *testing.T, target string, perToken time.Duration) string {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(u)
-	var slot sync.Mutex
+	slot := make(chan struct{}, 1) // waiting senders are served in order
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/generate" || r.URL.Path == "/api/chat" {
-			slot.Lock()
-			defer slot.Unlock()
-			time.Sleep(d)
+		if r.URL.Path != "/api/generate" && r.URL.Path != "/api/chat" {
+			proxy.ServeHTTP(w, r)
+			return
 		}
-		proxy.ServeHTTP(w, r)
+		slot <- struct{}{}
+		defer func() { <-slot }()
+		resp, err := http.Post(target+r.URL.Path, "application/json", r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		var reply struct {
+			EvalCount int `json:"eval_count"`
+		}
+		_ = json.Unmarshal(body, &reply) // a streamed or error reply just is not slowed
+		time.Sleep(time.Duration(reply.EvalCount) * perToken)
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -125,10 +151,11 @@ func TestAutoConcurrencyRealServers(t *testing.T) {
 		{"NUM_PARALLEL=1, fast replies", func(t *testing.T) string {
 			return ollamatest.StartServer(t, ollamatest.WithEnv("OLLAMA_NUM_PARALLEL=1")).URL()
 		}, 300, [2]int{1, 8}, 150, 0},
-		// 0.6 s a reply alone: at the start of 4 a reply waits 2.4 s.
+		// About 0.7 s a reply alone: at the start of 4 a reply waits near
+		// 3 s, at 8 near 6 s.
 		{"one slot, slow replies (a laptop)", func(t *testing.T) string {
-			return slowSingleSlot(t, ollamatest.Host(t), 600*time.Millisecond)
-		}, 80, [2]int{1, 2}, 75, 1500 * time.Millisecond},
+			return slowSingleSlot(t, ollamatest.Host(t), 16*time.Millisecond)
+		}, 80, [2]int{1, 2}, 70, 2500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
