@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"synthkit/export"
+	"synthkit/progress"
 	"synthkit/prompts"
 	"synthkit/prompts/runner"
 	"synthkit/prompts/yamlfile"
@@ -152,7 +153,7 @@ func runRecipe(ctx context.Context, o *runOptions, g *globalOptions, args []stri
 	stages := make([]*builtStage, len(r.Stages))
 	ests := make([]estimate, len(r.Stages))
 	states := make([]string, len(r.Stages))
-	rows := map[string]int64{}
+	sizes := map[string]estimate{}
 	for i, s := range r.Stages {
 		b, err := newStage(r, s, g, o.fresh, nil)
 		if err != nil {
@@ -164,12 +165,14 @@ func runRecipe(ctx context.Context, o *runOptions, g *globalOptions, args []stri
 				return err
 			}
 		}
-		var up int64
+		var up estimate
 		for _, name := range s.Reads {
-			up = max(up, rows[name])
+			if sizes[name].rows > up.rows {
+				up = sizes[name]
+			}
 		}
 		stages[i], ests[i], states[i] = b, estimateStage(b, up), stageState(r, state, s, o.fresh)
-		rows[s.Name] = ests[i].rows
+		sizes[s.Name] = ests[i]
 	}
 	var names []string
 	for _, b := range stages {
@@ -237,14 +240,18 @@ func captureStage(ctx context.Context, r *recipe.Recipe, s *recipe.Stage, g *glo
 // the finished ones, then writes the combined card.
 func runStages(ctx context.Context, r *recipe.Recipe, g *globalOptions, o *runOptions, conn *runner.Conn, state *recipe.State, out, errOut io.Writer) error {
 	sets, _ := parseSets(o.sets)
+	// One display for the whole recipe: a line per stage.
+	display := progress.New(errOut, g.display())
+	defer display.Close()
 	for i, s := range r.Stages {
 		if !o.fresh && state.Done(r, s) {
-			fmt.Fprintf(errOut, "stage %d/%d %s: finished earlier, skipped\n", i+1, len(r.Stages), s.Name)
+			display.Logf("stage %d/%d %s: finished earlier, skipped", i+1, len(r.Stages), s.Name)
 			continue
 		}
-		fmt.Fprintf(errOut, "stage %d/%d %s: synthkit %s → %s\n", i+1, len(r.Stages), s.Name, s.Command, s.RunDir(r.Out))
+		display.Logf("stage %d/%d %s: synthkit %s → %s", i+1, len(r.Stages), s.Name, s.Command, s.RunDir(r.Out))
 		hook := func(ctx context.Context, m prompts.Method, gen *genOptions) error {
 			ro := gen.runnerOptions(g, errOut)
+			ro.Progress = display.Stage(s.Name, int64(m.Target()))
 			_, err := runner.Run(ctx, conn, m, ro, out, errOut)
 			return err
 		}
@@ -270,7 +277,11 @@ func runStages(ctx context.Context, r *recipe.Recipe, g *globalOptions, o *runOp
 	if err != nil {
 		return fmt.Errorf("combined card: %w", err)
 	}
-	fmt.Fprintf(out, "\nrecipe %s done: %d stages in %s\n", r.File, len(r.Stages), r.Out)
+	plural := "s"
+	if len(r.Stages) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(out, "\nrecipe %s done: %d stage%s in %s\n", r.File, len(r.Stages), plural, r.Out)
 	for _, c := range configs {
 		fmt.Fprintf(out, "  %-32s %7d rows  %s\n", c.Name, c.Rows, c.Paths["train"])
 	}

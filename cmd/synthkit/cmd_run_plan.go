@@ -20,6 +20,7 @@ import (
 type estimate struct {
 	inputs   int64 // records read (0: none, or not known)
 	rows     int64 // records the stage should make
+	prompts  int64 // distinct prompts among them (a respond row per model)
 	requests int64
 	tokens   int64 // output tokens
 }
@@ -59,10 +60,13 @@ func inputsOf(m prompts.Method) int64 {
 	return 0
 }
 
-// estimateStage sizes a stage; upstream is the estimated rows of the stage
-// it reads (used when the stage is not built yet).
-func estimateStage(b *builtStage, upstream int64) estimate {
-	e := estimate{inputs: upstream}
+// estimateStage sizes a stage; up is the estimate of the stage it reads
+// (used when the stage is not built yet).
+func estimateStage(b *builtStage, up estimate) estimate {
+	e := estimate{inputs: up.rows}
+	if b.flag("label-pairs") != "" {
+		e.inputs = up.prompts // a pair per prompt
+	}
 	if b.method != nil {
 		if n := inputsOf(b.method); n > 0 {
 			e.inputs = n
@@ -90,7 +94,24 @@ func estimateStage(b *builtStage, upstream int64) estimate {
 			e.rows = count
 			e.requests = count * turns * 2
 			e.tokens = count * turns * (b.intFlag("query-max-tokens")/4 + answer)
-		default: // self-instruct, qd: a task-writing request per 7 tasks, then per task a label and its examples
+		case "self-instruct", "":
+			if b.flag("diversity") == "qd" {
+				// -n counts candidates: each is written, judged and (if
+				// kept) answered; rows are the filled cells.
+				e.rows = count
+				if q, ok := b.method.(*prompts.QD); ok && len(q.Axes) > 0 {
+					cells := int64(1)
+					for _, a := range q.Axes {
+						cells *= int64(len(a.Labels))
+					}
+					e.rows = min(count, cells)
+				}
+				e.requests = count * 3
+				e.tokens = count * (tokTasks + tokJudge + answer)
+				break
+			}
+			fallthrough
+		default: // self-instruct: a task-writing request per 7 tasks, then per task a label and its examples
 			e.rows = count
 			e.requests = count*13/10 + 1
 			e.tokens = e.requests * tokTasks
@@ -101,6 +122,7 @@ func estimateStage(b *builtStage, upstream int64) estimate {
 			models++
 		}
 		e.rows = capped(e.inputs * models)
+		e.prompts = e.rows / max(models, 1)
 		e.requests = e.rows
 		if b.flag("verify") == "true" && b.flag("judge") != "" {
 			e.requests += e.rows
@@ -158,6 +180,9 @@ func estimateStage(b *builtStage, upstream int64) estimate {
 		e.requests = n * (initial + 2*revs)
 		e.tokens = n * (initial*answer + revs*(tokCritique+answer))
 	}
+	if e.prompts == 0 {
+		e.prompts = e.rows
+	}
 	return e
 }
 
@@ -205,7 +230,11 @@ func stageState(r *recipe.Recipe, st *recipe.State, s *recipe.Stage, fresh bool)
 // printPlan prints the stages in order with their estimates, then the
 // models and whether the server has them.
 func printPlan(w io.Writer, r *recipe.Recipe, stages []*builtStage, ests []estimate, states []string, models []modelState, serverErr error) {
-	fmt.Fprintf(w, "recipe %s: %d stages into %s (sizes are estimates from the options, not measurements)\n\n", r.File, len(stages), r.Out)
+	plural := "s"
+	if len(stages) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "recipe %s: %d stage%s into %s (sizes are estimates from the options, not measurements)\n\n", r.File, len(stages), plural, r.Out)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tstage\tcommand\treads\tmodels\trows\trequests\toutput tokens\tstate\t")
 	var reqs, toks int64
@@ -213,6 +242,9 @@ func printPlan(w io.Writer, r *recipe.Recipe, stages []*builtStage, ests []estim
 		cmd := b.st.Command
 		if m := b.flag("method"); cmd == "instruct" && m != "" {
 			cmd += " " + m
+			if b.flag("diversity") == "qd" {
+				cmd += "+qd"
+			}
 		}
 		if jm := b.flag("judge-mode"); cmd == "prefer" && b.flag("chosen-model") == "" {
 			cmd += " " + jm
