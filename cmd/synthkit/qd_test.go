@@ -40,20 +40,23 @@ func TestQDAgainstOllama(t *testing.T) {
 
 	tests := []struct {
 		name, method string
+		judge        string
 		args         []string
 		cells        int
 	}{
-		{"self-instruct", "qd-self-instruct", []string{"--method", "self-instruct"}, 144},
-		{"evol with axes file", "qd-evol-instruct", []string{"--method", "evol", "--prompts", promptFile, "--axes", axesFile}, 6},
-		{"magpie", "qd-magpie", []string{"--method", "magpie", "--qd-labels", "schema"}, 144},
+		{"self-instruct", "qd-self-instruct", ollamatest.TinyModelB, []string{"--method", "self-instruct"}, 144},
+		{"evol with axes file", "qd-evol-instruct", ollamatest.TinyModelB, []string{"--method", "evol", "--prompts", promptFile, "--axes", axesFile}, 6},
+		// The generator judges itself: one model, two roles.
+		{"magpie", "qd-magpie", ollamatest.TinyModel, []string{"--method", "magpie", "--qd-labels", "schema"}, 144},
 	}
-	const n = 12
+	const n = 8
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(base, strings.Fields(tt.name)[0])
-			args := append([]string{"instruct", "--model", ollamatest.TinyModel, "--diversity", "qd", "--judge", ollamatest.TinyModelB,
-				"-n", "12", "--json-retries", "1"}, tt.args...)
-			code, stdout, stderr := runCLI(t, append(args, common(host, out)...)...)
+			args := append([]string{"instruct", "--model", ollamatest.TinyModel, "--diversity", "qd", "--judge", tt.judge,
+				"-n", "8", "--json-retries", "1"}, tt.args...)
+			args = append(args, common(host, out)...)
+			code, stdout, stderr := runCLI(t, args...)
 			if code != exitOK {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 			}
@@ -132,7 +135,7 @@ func TestQDAgainstOllama(t *testing.T) {
 			}
 
 			// Rerun: nothing left to evaluate.
-			code, _, stderr = runCLI(t, append(args, common(host, out)...)...)
+			code, _, stderr = runCLI(t, args...)
 			if code != exitOK || !strings.Contains(stderr, "resuming") {
 				t.Fatalf("rerun: exit %d\n%s", code, stderr)
 			}
