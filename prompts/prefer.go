@@ -495,9 +495,28 @@ func (m *Prefer) Run(ctx context.Context, env *Env) error {
 		if err := env.RunPhases(ctx, m.phases(env, ps)...); err != nil {
 			return err
 		}
+		// A pass that fell due while the last judgments were in flight
+		// runs now, so the history ends with the judge as it finished.
+		if u, ok := m.calibrationDue(env); ok {
+			if err := env.RunPhases(ctx, &Phase{Model: m.judge, Method: m.Name(), Next: once(u)}); err != nil {
+				return err
+			}
+		}
 	}
 	m.notes(env)
 	return nil
+}
+
+// once is a Phase.Next that hands out u and then nothing.
+func once(u Unit) func() (Unit, bool) {
+	given := false
+	return func() (Unit, bool) {
+		if given {
+			return Unit{}, false
+		}
+		given = true
+		return u, true
+	}
 }
 
 // phases are one round: a completion phase per pool model, then the judge.

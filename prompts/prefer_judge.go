@@ -876,9 +876,12 @@ func (m *Prefer) notes(env *Env) {
 		return
 	}
 	env.Run.Note(m.healthNote())
-	for _, t := range m.healthTables() {
-		env.Run.SetTable(t)
-	}
+	// After the histogram and counts, in the card's order.
+	defer func() {
+		for _, t := range m.healthTables() {
+			env.Run.SetTable(t)
+		}
+	}()
 	hist := map[int]int{}
 	var judged, noPair, comps, flips, pairs int
 	var cost judgeCost

@@ -113,7 +113,26 @@ Answers are kept in the journal as soon as they are made: a run stopped
 between answering and judging redoes only what is missing. A judge reply
 that is not the expected JSON is read with lenient parsers ("Rating: 4",
 "[[A]]", "[RESULT] 3", "Score 4/5"), else asked again with a new seed, else
-counted as judge_unparseable; that prompt makes no pair.
+counted as judge_unparseable; that prompt makes no pair. --judge-format
+text asks for those free-text forms instead of JSON (what servers without
+structured output get by default).
+
+JUDGE HEALTH
+A judge can change under a run (a remote endpoint swapped) and start giving
+the minimum score to everything. Calibration items, requests whose answers
+have a known right order (built in, or --calibration FILE), are judged at
+the start and after every --calibrate-every N judged prompts; each pass's
+agreement with the expected order and its mean score shift from the first
+pass are journaled, shown after the run and in the card, and a pass whose
+agreement drops by 25 points or whose mean moves by a fifth of the scale is
+flagged as drift. While judging, 10 completions in a row at the minimum
+score, or one score taking 90% of the last 50, is flagged (ratings and
+rubric modes). Warnings print as they happen. Calibration judgments never
+become rows.
+
+CALIBRATION FILE (JSONL, one item a line)
+  {"prompt": "2+2?", "completions": ["4", "5", "fish"], "expected_scores": [3, 2, 1]}
+  {"prompt": "Capital of Peru?", "completions": ["Quito", "Lima"], "best_index": 1}
 
 RUBRIC FILE
   criteria: Is the answer correct and to the point?
@@ -128,6 +147,8 @@ EXAMPLES
   synthkit prefer --prompts p.jsonl --models a,b --judge j --preset helpsteer
   synthkit prefer --completions out/sft --judge j --out out/judged
   synthkit prefer --prompts p.jsonl --chosen-model qwen2.5:14b --rejected-model qwen2.5:0.5b
+  synthkit prefer --prompts p.jsonl --models a,b --judge j --calibration cal.jsonl --calibrate-every 20
+  synthkit prefer --prompts p.jsonl --models a,b --judge j --judge-format text --backend openai --base-url URL
 
 ` + inputHelp + `
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"synthkit/export"
 	"synthkit/local/ollamatest"
 )
 
@@ -50,6 +51,16 @@ const { DuckDBInstance } = createRequire(path.join(process.env.SYNTHKIT_NPM_DIR,
 		t.Fatalf("duckdb output %s: %v", out, err)
 	}
 	return rows
+}
+
+// tableTitled returns the card table whose title starts with title.
+func tableTitled(m *export.Manifest, title string) *export.CardTable {
+	for i, t := range m.Tables {
+		if strings.HasPrefix(t.Title, title) {
+			return &m.Tables[i]
+		}
+	}
+	return nil
 }
 
 // num reads a DuckDB number (BIGINT comes back as a string).
@@ -113,7 +124,7 @@ func TestPreferAgainstOllama(t *testing.T) {
 
 	t.Run("ratings with the TRL columns", func(t *testing.T) {
 		out := filepath.Join(base, "ratings")
-		run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", a, "--pairs", "best-worst")
+		firstStderr := run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", a, "--pairs", "best-worst", "--calibrate-every", "0")
 		m := manifestOf(t, out)
 		roles := map[string]bool{}
 		for _, mi := range m.Models {
@@ -123,11 +134,15 @@ func TestPreferAgainstOllama(t *testing.T) {
 			t.Fatalf("run.json %+v", m)
 		}
 		notes := strings.Join(m.Notes, "\n")
-		if !strings.Contains(notes, "self-preference") || len(m.Tables) == 0 || !strings.HasPrefix(m.Tables[0].Title, "Judge score histogram") {
+		if !strings.Contains(notes, "self-preference") || len(m.Tables) == 0 || !strings.HasPrefix(m.Tables[0].Title, "Judge score histogram") || tableTitled(m, "Judge cost") == nil {
 			t.Errorf("notes lack self-judging or the card lacks the histogram:\n%s\n%+v", notes, m.Tables)
 		}
-		if card, _ := os.ReadFile(filepath.Join(out, "README.md")); !strings.Contains(string(card), "| score (rounded) | completions |") {
+		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+		if !strings.Contains(string(card), "| score (rounded) | completions |") {
 			t.Errorf("the card shows no score histogram table")
+		}
+		if !strings.Contains(firstStderr, "Judge score histogram (") || !strings.Contains(firstStderr, "Judge cost (") {
+			t.Errorf("the summary does not show the judge's tables:\n%s", firstStderr)
 		}
 		// Every prompt judged: 3 ratings with 2 completions of 4 aspects.
 		rows := duckQuery(t, "SELECT id, completion_index, completion_model, completion_model_digest, len(ratings) AS n, ratings[1].aspect AS a1, overall, model, model_digest FROM read_parquet("+configFiles(t, out, "ratings")+") ORDER BY id, completion_index")
@@ -155,18 +170,53 @@ func TestPreferAgainstOllama(t *testing.T) {
 		t.Logf("%d ratings rows, %d pairs, counts %+v", len(rows), len(prefs), m.Counts)
 
 		// Resume: nothing is redone.
-		stderr := run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", a, "--pairs", "best-worst")
-		if after := manifestOf(t, out).Counts; !strings.Contains(stderr, "resuming") || after.Generated != m.Counts.Generated {
-			t.Fatalf("rerun changed the run: %+v → %+v\n%s", m.Counts, after, stderr)
+		stderr := run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", a, "--pairs", "best-worst", "--calibrate-every", "0")
+		after := manifestOf(t, out)
+		if !strings.Contains(stderr, "resuming") || after.Counts.Generated != m.Counts.Generated {
+			t.Fatalf("rerun changed the run: %+v → %+v\n%s", m.Counts, after.Counts, stderr)
 		}
+	})
+
+	t.Run("text judge and a calibration file", func(t *testing.T) {
+		// The tiny judge writes gibberish, so free-text judgments mostly
+		// fail to parse: this checks the plumbing (requests without a
+		// format reach the server, retries, the reason counted, the
+		// file's calibration item judged at the start and after two judged
+		// prompts), not the verdicts.
+		cal := filepath.Join(base, "cal.jsonl")
+		os.WriteFile(cal, []byte(`{"prompt": "2+2?", "completions": ["4", "5", "fish"], "expected_scores": [3, 2, 1]}`+"\n"), 0o644)
+		out := filepath.Join(base, "text")
+		code, _, stderr := runCLI(t, append([]string{"prefer", "--prompts", promptFile, "--models", a + "," + b, "--judge", b,
+			"--judge-mode", "pairwise", "--judge-format", "text", "--calibration", cal, "--calibrate-every", "2", "--json-retries", "1"}, common(host, out)...)...)
+		if code != exitOK && code != exitPartial {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		m := manifestOf(t, out)
+		if m.TemplateHashes["prefer_text"] == "" || !strings.Contains(strings.Join(m.Notes, "\n"), "free text (--judge-format text)") {
+			t.Fatalf("run.json does not record the text judge: %+v %q", m.TemplateHashes, m.Notes)
+		}
+		if m.Counts.Generated+m.Counts.RejectedTotal() < 3 {
+			t.Fatalf("not every prompt was judged: %+v", m.Counts)
+		}
+		c := tableTitled(m, "Judge calibration")
+		if c == nil || len(c.Rows) != 2 || !strings.HasSuffix(c.Rows[0][2], "of 1") || c.Rows[0][1] != "0" || num(c.Rows[1][1]) < 2 {
+			t.Fatalf("calibration passes (start, after 2): %+v", c)
+		}
+		if !strings.Contains(strings.Join(m.Notes, "\n"), "calibration on 1 items from --calibration") {
+			t.Errorf("notes %q", m.Notes)
+		}
+		t.Logf("counts %+v; calibration %v", m.Counts, c.Rows)
 	})
 
 	t.Run("pairwise and model-ranked", func(t *testing.T) {
 		out := filepath.Join(base, "pairwise")
-		run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", b, "--judge-mode", "pairwise", "-n", "2")
+		run(t, out, exitOK, "--prompts", promptFile, "--models", a+","+b, "--judge", b, "--judge-mode", "pairwise", "-n", "2", "--calibrate-every", "0")
 		m := manifestOf(t, out)
-		if m.Counts.Generated < 2 || !strings.Contains(strings.Join(m.Notes, "\n"), "position bias") && m.Counts.Accepted > 0 {
-			t.Fatalf("pairwise run %+v notes %q", m.Counts, m.Notes)
+		if m.Counts.Generated < 2 || tableTitled(m, "Pairwise position bias") == nil && m.Counts.Accepted > 0 {
+			t.Fatalf("pairwise run %+v tables %+v", m.Counts, m.Tables)
+		}
+		if tableTitled(m, "Judge calibration") != nil {
+			t.Fatal("--calibrate-every 0 still calibrated")
 		}
 		out = filepath.Join(base, "models")
 		run(t, out, exitOK, "--prompts", promptFile, "--chosen-model", a, "--rejected-model", b)
@@ -188,7 +238,21 @@ func TestPreferAgainstOllama(t *testing.T) {
 			t.Fatalf("respond: %d %s", code, stderr)
 		}
 		out := filepath.Join(base, "judged")
-		run(t, out, exitOK, "--completions", sft, "--judge", b, "--judge-mode", "rank")
+		stderr = run(t, out, exitOK, "--completions", sft, "--judge", b, "--judge-mode", "rank")
+		// Judge health by default: the built-in calibration items judged
+		// at the start (the tiny judge's agreement is whatever its noise
+		// gives); the card and the summary show the pass.
+		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+		if !strings.Contains(string(card), "### Judge calibration ("+b) || !strings.Contains(string(card), "| pass | after judged prompts |") ||
+			!strings.Contains(string(card), "judge health: calibration on the built-in items") {
+			t.Errorf("the card shows no calibration table or health note:\n%s", card)
+		}
+		if c := tableTitled(manifestOf(t, out), "Judge calibration"); c == nil || len(c.Rows) != 1 || !strings.HasSuffix(c.Rows[0][2], "of 5") {
+			t.Errorf("calibration table %+v", c)
+		}
+		if !strings.Contains(stderr, "Judge calibration (") || !strings.Contains(stderr, "Judge score histogram (") {
+			t.Errorf("the summary does not show the judge's tables:\n%s", stderr)
+		}
 		rows := duckQuery(t, "SELECT DISTINCT completion_model FROM read_parquet("+configFiles(t, out, "ratings")+") ORDER BY 1")
 		if len(rows) != 2 || rows[0]["completion_model"] != a && rows[1]["completion_model"] != a {
 			t.Fatalf("completion models of the judged respond run: %v", rows)
@@ -203,6 +267,10 @@ func TestPreferAgainstOllama(t *testing.T) {
 		os.WriteFile(bad, []byte("criteria: Is it right?\nscores:\n  1: wrong\n  2: half\n  4: right\n"), 0o644)
 		broken := filepath.Join(base, "broken.yaml")
 		os.WriteFile(broken, []byte("criteria: Is it right?\nscores:\n  1: wrong\n   2: half\n"), 0o644)
+		badCal := filepath.Join(base, "badcal.jsonl")
+		os.WriteFile(badCal, []byte(`{"prompt": "x", "completions": ["a", "b"], "best_index": 1}`+"\n"+`{"prompt": "y", "completions": ["a", "b"]}`+"\n"), 0o644)
+		noScores := filepath.Join(base, "noscores.yaml")
+		os.WriteFile(noScores, []byte("criteria: Is it right?\n"), 0o644)
 		one := filepath.Join(base, "one.jsonl")
 		os.WriteFile(one, []byte(`{"prompt": "A?", "completion": "a"}`+"\n"+`{"prompt": "B?", "completion": "b"}`+"\n"), 0o644)
 		tests := []struct {
@@ -216,6 +284,11 @@ func TestPreferAgainstOllama(t *testing.T) {
 			{"rubric with a missing score", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--rubric", bad}, exitUsage, "bad.yaml:3: rubric: score 3 is missing"},
 			{"rubric that is not YAML", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--rubric", broken}, exitUsage, "broken.yaml:4"},
 			{"one answer per prompt", []string{"--completions", one, "--judge", a}, exitUsage, "no prompt has two or more answers"},
+			{"calibration file with a bad line", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--calibration", badCal}, exitUsage, "badcal.jsonl:2: say what the right judgment is"},
+			{"calibration file missing", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--calibration", filepath.Join(base, "nope.jsonl")}, exitUsage, "nope.jsonl"},
+			{"unknown judge format", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--judge-format", "yaml"}, exitUsage, "unknown --judge-format"},
+			{"negative calibration interval", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--calibrate-every", "-1"}, exitUsage, "--calibrate-every must be"},
+			{"rubric without scores", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", a, "--rubric", noScores}, exitUsage, "noscores.yaml:1: rubric: scores are missing"},
 			{"judge that is not there", []string{"--prompts", promptFile, "--models", a + "," + b, "--judge", "no-such-judge-zz9"}, exitNoModel, "no-such-judge-zz9"},
 		}
 		for i, tt := range tests {
