@@ -1,6 +1,7 @@
 package prompts
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"synthkit/export"
+	"synthkit/local"
 )
 
 // TestPreferTextJudge runs every mode with --judge-format text against a
@@ -156,5 +158,46 @@ func TestAnswersFirst(t *testing.T) {
 	lines := strings.Split(got, "\n")
 	if slices.Index(lines, "## The request") < slices.Index(lines, "## Answer B") {
 		t.Fatal("the request stayed before the answers")
+	}
+}
+
+// noSchemaServer reports a server without structured output.
+type noSchemaServer struct{ *qualityModel }
+
+func (noSchemaServer) ServerFeatures(context.Context) (local.Features, error) {
+	return local.Features{StructuredOutput: false}, nil
+}
+
+// TestPreferJudgeFormatAuto: with no --judge-format, a server without
+// structured output gets the free-text judge (and the run says so); one
+// with it gets JSON.
+func TestPreferJudgeFormatAuto(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		wrap     func(*qualityModel) local.Model
+		wantText bool
+	}{
+		{"server without structured output", func(q *qualityModel) local.Model { return noSchemaServer{q} }, true},
+		{"server with it", func(q *qualityModel) local.Model { return q }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sm := (&scriptedModel{}).on("## What to return", func(p string, _ int) string { return "[[A]]" })
+			q := &qualityModel{scriptedModel: sm, judge: "judge"}
+			env, _ := preferEnv(t, tt.wrap(q))
+			m := &Prefer{Mode: ModePairwise, Pool: []string{"q2", "q5"}, Judge: "judge", Conversations: convs("A?")}
+			if err := runMethod(env, m); err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(env.Run.Manifest().Notes, "\n")
+			env.Run.Close()
+			for _, c := range q.chats {
+				if c.Model == "judge" && (c.Schema == nil) != tt.wantText {
+					t.Fatalf("schema sent: %v, want text mode %v", c.Schema != nil, tt.wantText)
+				}
+			}
+			if strings.Contains(notes, "no structured output") != tt.wantText {
+				t.Fatalf("notes %q", notes)
+			}
+		})
 	}
 }
