@@ -199,15 +199,23 @@ func (t *autoTuner) decide(now time.Time, tput float64, latency time.Duration, c
 		t.recover(now, clean)
 		return
 	}
+	r := 0.0
+	if t.prev != 0 {
+		r = tput / t.seen[t.prev].tput
+	}
+	if t.confirming && r >= 1-tieLoss {
+		// The confirming window overrules the one that looked worse: that
+		// one was a busy moment, not this limit.
+		delete(t.seen, t.limit)
+	}
 	t.record(tput, latency)
 	if t.prev == 0 {
 		// The first window: nothing to compare with yet.
 		t.climb(now)
 		return
 	}
-	// This window alone decides, so a confirming window overrules the
-	// one it confirms; the record keeps the mean of both.
-	r := tput / t.seen[t.prev].tput
+	// This window alone decides; when it confirms a loss, the record
+	// keeps the mean of both.
 	slow := latency > cheapLatency
 	if t.phase == climbing {
 		switch {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -213,6 +214,7 @@ func TestAutoTunerDecisions(t *testing.T) {
 		// one request alone on the server (zero: no bound).
 		maxWait float64
 		seeds   int // noisy servers: how many seeds (zero: 1)
+		peak    int // the highest limit it may try (zero: max)
 	}{
 		// Plateaus: Ollama queues what it cannot run in parallel.
 		{name: "plateau from 4 (NUM_PARALLEL=4), fast replies", srv: simServer{tput: flatAbove(4, 1000), tokens: 64}, max: 8, want: [2]int{4, 8}, settleBy: 80},
@@ -230,6 +232,9 @@ func TestAutoTunerDecisions(t *testing.T) {
 		// laptop's slow ones (25 s alone) it is what the user waits on.
 		{name: "NUM_PARALLEL=1, fast replies", srv: simServer{tput: flatAbove(1, 1000), tokens: 64}, max: 8, want: [2]int{1, 8}, settleBy: 120},
 		{name: "NUM_PARALLEL=1 laptop, slow replies: no queue", srv: simServer{tput: flatAbove(1, 10), tokens: 256}, max: 8, want: [2]int{1, 1}, settleBy: 120, maxWait: 1.1},
+		// A tie that makes replies slow ends the climb: a wide maximum is
+		// not queued up to before the way down.
+		{name: "NUM_PARALLEL=1 laptop, maximum 32: climbs no further than 8", srv: simServer{tput: flatAbove(1, 10), tokens: 256}, max: 32, want: [2]int{1, 1}, settleBy: 120, maxWait: 1.1, peak: 8},
 		{name: "NUM_PARALLEL=1 laptop, noisy", srv: simServer{tput: flatAbove(1, 10), tokens: 256, noise: 0.3, drift: 0.2, driftEvery: time.Minute}, max: 8, want: [2]int{1, 2}, settleBy: 150, maxWait: 2.5, seeds: 8},
 		// Known parallelism: synthkit started the server.
 		{name: "started with NUM_PARALLEL=4, slow replies: holds 4", srv: simServer{tput: flatAbove(4, 200), tokens: 512}, start: 4, max: 8, want: [2]int{4, 4}, settleBy: 80, maxWait: 4.4},
@@ -252,8 +257,8 @@ func TestAutoTunerDecisions(t *testing.T) {
 					if r.final < tt.want[0] || r.final > tt.want[1] {
 						t.Errorf("%s: ended at %d, want %d..%d", where, r.final, tt.want[0], tt.want[1])
 					}
-					if r.peak > tt.max {
-						t.Errorf("%s: reached %d, above the maximum %d", where, r.peak, tt.max)
+					if peak := cmp.Or(tt.peak, tt.max); r.peak > peak {
+						t.Errorf("%s: reached %d, want at most %d", where, r.peak, peak)
 					}
 					// No oscillation: up to the maximum and down to 1 at most,
 					// plus going back once.
@@ -389,5 +394,61 @@ func TestAutoTunerPerHost(t *testing.T) {
 	}
 	if got := s.capacity(); got != 16 {
 		t.Errorf("capacity %d, want 16 (two hosts of at most 8)", got)
+	}
+}
+
+// feed gives the tuner one full window of replies at tput tokens/s on its
+// current limit, every request 64 tokens long, from *now on; it returns
+// the limit after the window.
+func feed(at *autoTuner, now *time.Time, tput float64) int {
+	const tokens = 64
+	limit := at.limit
+	latency := time.Duration(float64(limit) * tokens / tput * float64(time.Second))
+	gap := time.Duration(tokens / tput * float64(time.Second))
+	if start := at.changedAt.Add(latency); now.Before(start) {
+		*now = start
+	}
+	for i := 0; i <= windowSize(limit); i++ {
+		*now = now.Add(gap)
+		at.observe(*now, now.Add(-latency), tokens, false)
+		if i > 0 && at.win.start.IsZero() {
+			break // the window was decided (perhaps early)
+		}
+	}
+	return at.limit
+}
+
+// A step up that measures clearly worse once is measured again before the
+// climb gives up: one busy moment on a shared machine must not decide.
+func TestAutoTunerConfirmsALosingStep(t *testing.T) {
+	tests := []struct {
+		name    string
+		at8     [2]float64 // the two windows at 8, the start 4 measured 1000
+		want    int        // the limit after the second window at 8
+		settled bool
+		windows int // what 8's figure rests on: the outlier is dropped
+	}{
+		{"one slow window, then a gain: keeps 8", [2]float64{700, 1100}, 8, true, 1},
+		{"worse twice: gives 8 up and probes down", [2]float64{700, 720}, 2, false, 2},
+		{"a deep dip, then a tie: climbing on, probes down from the start", [2]float64{500, 1000}, 2, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := newAutoTuner(4, 8)
+			now := time.Unix(1000, 0)
+			if got := feed(at, &now, 1000); got != 8 {
+				t.Fatalf("after a window at 4: limit %d, want the step up to 8", got)
+			}
+			if got := feed(at, &now, tt.at8[0]); got != 8 {
+				t.Fatalf("one window at 8 measured %.0f moved the limit to %d; want 8 until confirmed", tt.at8[0], got)
+			}
+			if got := feed(at, &now, tt.at8[1]); got != tt.want || (at.phase == settled) != tt.settled {
+				t.Errorf("after a second window at 8 (%.0f): limit %d, settled %v; want %d, settled %v",
+					tt.at8[1], got, at.phase == settled, tt.want, tt.settled)
+			}
+			if m := at.seen[8]; m.windows != tt.windows {
+				t.Errorf("8's figure rests on %d windows, want %d", m.windows, tt.windows)
+			}
+		})
 	}
 }
