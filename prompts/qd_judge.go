@@ -67,7 +67,7 @@ func (q *QD) judgeSchemaReply(ctx context.Context, env *Env, instruction string,
 		return qdJudgment{}, err
 	}
 	var out map[string]any
-	if err := env.instruct(ctx, q.judge, prompt, q.judgeSchema, map[string]any{"temperature": 0}, seed, &out); err != nil {
+	if err := env.instruct(ctx, q.judge, prompt, q.judgeSchema, jsonBudget(env, map[string]any{"temperature": 0}), seed, &out); err != nil {
 		return qdJudgment{}, err
 	}
 	j := qdJudgment{cell: map[string]string{}, how: QDLabelsSchema}
@@ -203,4 +203,17 @@ func OptionProbs(lps []local.TokenLogprob, n int, option func(tok string) int) (
 		return probs, true
 	}
 	return nil, false
+}
+
+// minJSONTokens is the least num_predict a structured QD request gets: a
+// --num-predict sized for short answers must not cut the JSON off.
+const minJSONTokens = 256
+
+// jsonBudget raises num_predict to minJSONTokens in own when the user's
+// setting is lower.
+func jsonBudget(env *Env, own map[string]any) map[string]any {
+	if n := intOption(env.Options, "num_predict"); n > 0 && n < minJSONTokens {
+		own["num_predict"] = minJSONTokens
+	}
+	return own
 }

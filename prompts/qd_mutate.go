@@ -57,7 +57,7 @@ func (q *QD) mutate(ctx context.Context, env *Env, target diversity.Cell, parent
 		var out struct {
 			Instruction string `json:"instruction"`
 		}
-		if err := env.instruct(ctx, q.model, prompt, instructionSchema, map[string]any{"temperature": 0.8, "top_p": 0.95}, seed, &out); err != nil {
+		if err := env.instruct(ctx, q.model, prompt, instructionSchema, jsonBudget(env, map[string]any{"temperature": 0.8, "top_p": 0.95}), seed, &out); err != nil {
 			return "", nil, err
 		}
 		task, reason := CheckTask(out.Instruction)
@@ -85,7 +85,7 @@ func (q *QD) mutate(ctx context.Context, env *Env, target diversity.Cell, parent
 		var out struct {
 			Prompt string `json:"prompt"`
 		}
-		if err := env.instruct(ctx, q.model, prompt, promptSchema, map[string]any{"temperature": 1.0, "top_p": 0.95}, seed, &out); err != nil {
+		if err := env.instruct(ctx, q.model, prompt, promptSchema, jsonBudget(env, map[string]any{"temperature": 1.0, "top_p": 0.95}), seed, &out); err != nil {
 			return "", nil, err
 		}
 		evolved := strings.TrimSpace(out.Prompt)

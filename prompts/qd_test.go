@@ -364,3 +364,24 @@ func TestOptionProbs(t *testing.T) {
 		})
 	}
 }
+
+// TestQDJSONBudget: a small --num-predict (sized for short answers) does
+// not cut the structured requests off; a larger one is left alone.
+func TestQDJSONBudget(t *testing.T) {
+	for _, tt := range []struct{ user, want int }{{64, minJSONTokens}, {4096, 4096}} {
+		m := qdWorld(1)
+		run := testRun(t, t.TempDir(), "qd-self-instruct")
+		env := &Env{Model: m, Run: run, Workers: 1, Seed: 5, Options: map[string]any{"num_predict": tt.user}}
+		q := &QD{Operator: "self-instruct", Model: "gen:latest", Judge: "judge:latest", Count: 2, Labels: QDLabelsSchema}
+		if err := runMethod(env, q, local.ModelInfo{Name: "gen:latest"}, local.ModelInfo{Name: "judge:latest"}); err != nil {
+			t.Fatal(err)
+		}
+		run.Close()
+		for _, c := range m.chats {
+			got := intOption(c.Options, "num_predict")
+			if c.Schema != nil && got != tt.want || c.Schema == nil && got != tt.user {
+				t.Fatalf("--num-predict %d: a request (schema %v) had num_predict %d", tt.user, c.Schema != nil, got)
+			}
+		}
+	}
+}
