@@ -48,3 +48,19 @@ func dropSuperseded(sources map[string]*rowIndex, states map[string]json.RawMess
 		}
 	}
 }
+
+// ReadDataRows is [ReadRows] limited to the rows export writes: units a
+// later, better one superseded are skipped. Commands reading a previous
+// run as their input use it (a QDAIF run's data is its final archive).
+func ReadDataRows(dir string, fn func(unit string, rows []Row) error) error {
+	sum, err := ReadSummary(dir)
+	if err != nil {
+		return err
+	}
+	return ReadRows(dir, func(unit string, rows []Row) error {
+		if _, gone := sum.States[supersededPrefix+unit]; gone {
+			return nil
+		}
+		return fn(unit, rows)
+	})
+}

@@ -71,6 +71,12 @@ func TestSupersededUnitsAreNotExported(t *testing.T) {
 			if n != tt.wantJournal {
 				t.Fatalf("journal replays %d units, want %d (superseded rows stay in the journal)", n, tt.wantJournal)
 			}
+			// A later command reading this run as input sees the data, not the journal.
+			var data []string
+			ok(t, ReadDataRows(dir, func(u string, _ []Row) error { data = append(data, u); return nil }))
+			if !slices.Equal(data, tt.wantParq) {
+				t.Fatalf("ReadDataRows units %v, want %v (the exported ones)", data, tt.wantParq)
+			}
 		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 func scanRun(dir string, fn func(Row) error) error {
 	name := filepath.Join(dir, "journal")
 	var n int64
-	err := export.ReadRows(dir, func(unit string, rows []export.Row) error {
+	err := export.ReadDataRows(dir, func(unit string, rows []export.Row) error {
 		if len(rows) == 0 {
 			return nil
 		}
