@@ -16,9 +16,11 @@ import (
 // line that causes them.
 func order(r *Recipe) error {
 	byName := map[string]*Stage{}
+	index := map[string]int{}
 	var names []string
-	for _, s := range r.Stages {
+	for i, s := range r.Stages {
 		byName[s.Name] = s
+		index[s.Name] = i
 		names = append(names, s.Name)
 	}
 	for _, s := range r.Stages {
@@ -80,7 +82,10 @@ func order(r *Recipe) error {
 			return yamlfile.Errorf(r.File, line, "stages read each other in a cycle: %s", strings.Join(cycle, " reads "))
 		}
 		state[s.Name] = active
-		for _, dep := range s.Reads {
+		// What a stage reads runs in file order too.
+		deps := slices.Clone(s.Reads)
+		slices.SortFunc(deps, func(a, b string) int { return index[a] - index[b] })
+		for _, dep := range deps {
 			if err := visit(byName[dep], append(path, s.Name)); err != nil {
 				return err
 			}

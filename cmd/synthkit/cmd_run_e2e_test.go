@@ -309,6 +309,10 @@ stages:
     command: respond
     prompts: instructions
     models: [`+ollamatest.TinyModel+`, absent-model-zz9:1b]
+  labels:
+    command: critique
+    label-pairs: answers
+    judge: `+ollamatest.TinyModel+`
   instructions:
     command: instruct
     method: self-instruct
@@ -324,7 +328,9 @@ stages:
 		`\n1\s+instructions\s+instruct self-instruct\s+—\s+\S+\s+30\s+40\s+≈12k\s+new`,
 		// answers: 30 prompts × 2 models
 		`\n2\s+answers\s+respond\s+instructions\s+\S+\s+60\s+60\s`,
-		`\n\s+total\s+100\s`,
+		// labels: a pair per prompt (two answers each), 2 orders × 5 votes
+		`\n3\s+labels\s+critique rlaif\s+answers\s+\S+\s+30\s+300\s`,
+		`\n\s+total\s+400\s`,
 		`\n  ` + regexp.QuoteMeta(ollamatest.TinyModel) + `\s+present\s+[0-9a-f]{12}\n`,
 		`\n  absent-model-zz9:1b\s+to pull\s+\(synthkit models pull absent-model-zz9:1b\)`,
 	} {
@@ -340,7 +346,7 @@ stages:
 		extra []string
 		want  string
 	}{
-		{"--pull=false names the pull command", []string{"--pull=false"}, "synthkit models pull absent-model-zz9:1b"},
+		{"--pull=false names the pull command", []string{"--pull=false"}, "(--pull=false)\npull it: synthkit models pull absent-model-zz9:1b"},
 		{"a pull that fails lists the models there", nil, "models on this server: "},
 	}
 	for _, tt := range tests {
