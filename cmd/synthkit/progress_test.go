@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"synthkit/local"
 	"synthkit/local/ollamatest"
+	"synthkit/progress"
 )
 
 // TestProgressOutputs runs a real generation (stderr not a terminal) in
@@ -95,5 +97,50 @@ func TestLogFormatFlag(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, exitUsage, tt.want)
 		}
+	}
+}
+
+// TestPullBarModes: model downloads obey --quiet and --log-format too.
+func TestPullBarModes(t *testing.T) {
+	steps := []local.PullProgress{{Status: "pulling manifest"}, {Status: "pulling 6a0746a1ec1a", Digest: "sha256:6a07", Total: 1000, Completed: 400},
+		{Status: "pulling 6a0746a1ec1a", Digest: "sha256:6a07", Total: 1000, Completed: 1000}, {Status: "success"}}
+	tests := []struct {
+		name  string
+		g     globalOptions
+		check func(t *testing.T, out string)
+	}{
+		{"text", globalOptions{format: progress.FormatText}, func(t *testing.T, out string) {
+			// Not a terminal: each new status once (byte counts at most every 5 s).
+			if out != "pulling manifest\nsuccess\n" {
+				t.Fatalf("text pull output %q", out)
+			}
+		}},
+		{"json", globalOptions{format: progress.FormatJSON}, func(t *testing.T, out string) {
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			if len(lines) != 3 { // each new status once
+				t.Fatalf("%d objects, want 3:\n%s", len(lines), out)
+			}
+			var e map[string]any
+			if err := json.Unmarshal([]byte(lines[1]), &e); err != nil || e["event"] != "pull" || e["digest"] != "sha256:6a07" ||
+				e["total"] != 1000.0 || e["completed"] != 400.0 {
+				t.Fatalf("pull object %v (%v)", e, err)
+			}
+		}},
+		{"quiet", globalOptions{quiet: true}, func(t *testing.T, out string) {
+			if out != "" {
+				t.Fatalf("--quiet printed %q", out)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			bar := tt.g.newPullBar(&b)
+			for _, p := range steps {
+				bar.update(p)
+			}
+			bar.done()
+			tt.check(t, b.String())
+		})
 	}
 }
