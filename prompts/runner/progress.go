@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -115,10 +116,10 @@ func newSummary(res *Result, before local.StatsSnapshot, el time.Duration, notes
 		reasons = map[string]int64{}
 	}
 	out := st.OutputTokens - before.OutputTokens
-	s := summary{ElapsedS: el.Seconds(), Generated: c.Generated, Accepted: c.Accepted, Rejected: c.RejectedTotal(),
+	s := summary{ElapsedS: round1(el.Seconds()), Generated: c.Generated, Accepted: c.Accepted, Rejected: c.RejectedTotal(),
 		RejectedByReason: reasons, Requests: st.Requests - before.Requests, Retried: st.Retries - before.Retries,
 		Failed: st.Failures - before.Failures, PromptTokens: st.PromptTokens - before.PromptTokens, OutputTokens: out,
-		TokensPerS: float64(out) / max(el.Seconds(), 0.001), ModelLoads: st.Loads - before.Loads, Notes: notes}
+		TokensPerS: round1(float64(out) / max(el.Seconds(), 0.001)), ModelLoads: st.Loads - before.Loads, Notes: notes}
 	if s.Notes == nil {
 		s.Notes = []string{}
 	}
@@ -154,3 +155,6 @@ func (s summary) report(stage progress.Stage, errOut io.Writer) {
 	}
 	io.WriteString(errOut, s.text())
 }
+
+// round1 keeps one decimal: more is noise in a log.
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
