@@ -68,8 +68,8 @@ type tuneWindow struct {
 // tput estimates tokens/s twice and takes the lower. Tokens over the
 // time since the window's first reply is right unless replies come in
 // bunches (a batch of requests sent together and finishing together):
-// the first reply's bunch-mates then count with no time spent, up to a
-// third too high for a window of three replies per slot. Little's law,
+// the first reply's bunch-mates then count with no time spent, up to
+// half too high for a window of two replies per slot. Little's law,
 // limit × tokens per second a slot is held, is right whatever the
 // bunching while every slot is busy; if the callers leave slots idle it
 // is too high, and the first estimate is the better.
@@ -111,7 +111,7 @@ const (
 	slowGain = 0.15
 	slowTie  = 0.10
 	// minWindowDone, windowPerSlot and maxWindowDone size a window in
-	// completed requests: every slot turns over a few times, but a wide
+	// completed requests: every slot turns over at least twice, but a wide
 	// server is not kept at one limit for long.
 	minWindowDone = 12
 	windowPerSlot = 2
