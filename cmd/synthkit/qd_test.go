@@ -69,6 +69,10 @@ func TestQDAgainstOllama(t *testing.T) {
 			if !strings.Contains(stderr, "QD-score") || !strings.Contains(stderr, "coverage") {
 				t.Errorf("stderr does not show the QD-score and coverage:\n%s", stderr)
 			}
+			// The summary (after the invocation line) repeats the final figure.
+			if _, after, _ := strings.Cut(stderr, "this invocation:"); !strings.Contains(after, "QD-score") {
+				t.Errorf("the summary does not end with the QD-score:\n%s", stderr)
+			}
 
 			// The run state names every axis and label, for the report.
 			run, err := export.OpenRun(out, *m, false)

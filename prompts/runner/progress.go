@@ -105,11 +105,13 @@ type summary struct {
 	OutputTokens     int64            `json:"output_tokens"`
 	TokensPerS       float64          `json:"tokens_per_s"`
 	ModelLoads       int64            `json:"model_loads"`
-	Notes            []string         `json:"notes"`
-	Error            string           `json:"error,omitempty"`
+	// Status is the method's own figure at the end (QD-score, coverage).
+	Status string   `json:"status,omitempty"`
+	Notes  []string `json:"notes"`
+	Error  string   `json:"error,omitempty"`
 }
 
-func newSummary(res *Result, before local.StatsSnapshot, el time.Duration, notes []string, err error) summary {
+func newSummary(res *Result, before local.StatsSnapshot, el time.Duration, status string, notes []string, err error) summary {
 	c, st := res.Counts, res.Stats
 	reasons := c.Rejected
 	if reasons == nil {
@@ -119,7 +121,7 @@ func newSummary(res *Result, before local.StatsSnapshot, el time.Duration, notes
 	s := summary{ElapsedS: round1(el.Seconds()), Generated: c.Generated, Accepted: c.Accepted, Rejected: c.RejectedTotal(),
 		RejectedByReason: reasons, Requests: st.Requests - before.Requests, Retried: st.Retries - before.Retries,
 		Failed: st.Failures - before.Failures, PromptTokens: st.PromptTokens - before.PromptTokens, OutputTokens: out,
-		TokensPerS: round1(float64(out) / max(el.Seconds(), 0.001)), ModelLoads: st.Loads - before.Loads, Notes: notes}
+		TokensPerS: round1(float64(out) / max(el.Seconds(), 0.001)), ModelLoads: st.Loads - before.Loads, Status: status, Notes: notes}
 	if s.Notes == nil {
 		s.Notes = []string{}
 	}
@@ -140,6 +142,9 @@ func (s summary) text() string {
 	}
 	fmt.Fprintf(&b, "this invocation: %d requests (%d retried, %d failed), %d prompt + %d output tokens, %.0f output tokens/s, %d model loads\n",
 		s.Requests, s.Retried, s.Failed, s.PromptTokens, s.OutputTokens, s.TokensPerS, s.ModelLoads)
+	if s.Status != "" {
+		fmt.Fprintf(&b, "%s\n", s.Status)
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

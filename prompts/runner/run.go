@@ -194,7 +194,11 @@ func Run(ctx context.Context, conn *Conn, m prompts.Method, o Options, out, errO
 	err = finish(ctx, run, runErr, reached, o, budget, res, out, ended)
 	res.Counts = run.Counts()
 	res.Stats = conn.Client.Stats()
-	newSummary(res, before, time.Since(start), run.Manifest().Notes, err).report(stage, errOut)
+	status := ""
+	if st, ok := m.(prompts.Statuser); ok {
+		status = st.Status()
+	}
+	newSummary(res, before, time.Since(start), status, run.Manifest().Notes, err).report(stage, errOut)
 	return res, err
 }
 
