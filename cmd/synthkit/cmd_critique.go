@@ -215,7 +215,7 @@ func runCritique(ctx context.Context, o *critiqueOptions, g *globalOptions, args
 	}
 	if r := prompts.LintConstitution(c); len(r.Warnings) > 0 {
 		for _, w := range r.Warnings {
-			fmt.Fprintf(errOut, "constitution: warning: %s\n", w)
+			fmt.Fprintf(g.notices(errOut), "constitution: warning: %s\n", w)
 		}
 		if o.strict {
 			return usagef("the constitution has %d lint warnings (--strict); see `synthkit critique --lint`", len(r.Warnings))
@@ -318,7 +318,7 @@ func runRLAIF(ctx context.Context, o *critiqueOptions, g *globalOptions, c *prom
 	m.Pairs, m.InputsHash = pairs, set.Hash
 	err = runMethod(ctx, g, &o.gen, m, out, errOut)
 	if len(m.Stability) > 0 {
-		fmt.Fprintf(errOut, "\nprinciple stability (labelled with %s; flip = verdict changed when the answers swapped):\n%s", m.Method, prompts.StabilityTable(m.Stability, m.DropUnstable))
+		fmt.Fprintf(g.notices(errOut), "\nprinciple stability (labelled with %s; flip = verdict changed when the answers swapped):\n%s", m.Method, prompts.StabilityTable(m.Stability, m.DropUnstable))
 	}
 	return err
 }
