@@ -135,6 +135,9 @@ type Prefer struct {
 	tmpl   *Template
 	format string // resolved JudgeFormat
 	health *judgeHealth
+	// shown is health for Status, which the progress display calls from
+	// its own goroutine.
+	shown atomic.Pointer[judgeHealth]
 
 	judgeCalls, judgePromptTokens, judgeOutputTokens atomic.Int64
 }

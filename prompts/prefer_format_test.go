@@ -113,7 +113,7 @@ func TestPreferTextJudge(t *testing.T) {
 	}
 }
 
-func mustRubric(t *testing.T, text string) *Rubric {
+func mustRubric(t testing.TB, text string) *Rubric {
 	t.Helper()
 	r, err := ParseRubric("r.yaml", []byte(text))
 	if err != nil {

@@ -150,6 +150,7 @@ func (m *Prefer) startHealth(env *Env) error {
 	h.quiet = false
 	h.judged.Store(judged)
 	m.health = h
+	m.shown.Store(h)
 	return nil
 }
 
@@ -243,10 +244,9 @@ func (h *judgeHealth) drift(p calibrationPass) (dAgree, shift *float64, flagged 
 func (h *judgeHealth) passDone(m *Prefer, p calibrationPass) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	dAgree, shift, flagged := h.drift(p)
+	_, shift, flagged := h.drift(p)
 	detail := fmt.Sprintf("calibration pass %d: agreement %s (first pass %s), mean score shift %s, %d of %d items unreadable",
 		p.Pass, pct(p.Agreement), pct(h.firstAgreement(p)), signed(shift), p.Failed, len(p.Scores))
-	_ = dAgree
 	h.flag(anomalyDrift, flagged, p.After, detail)
 }
 
@@ -317,7 +317,7 @@ func (m *Prefer) healthTables() []export.CardTable {
 
 // Status is the live judge-health figure for the progress display.
 func (m *Prefer) Status() string {
-	h := m.health
+	h := m.shown.Load()
 	if h == nil {
 		return ""
 	}

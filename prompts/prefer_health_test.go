@@ -90,6 +90,9 @@ func TestPreferJudgeDrift(t *testing.T) {
 	if h := tableOf(man, "Judge score histogram"); h == nil {
 		t.Error("no score histogram")
 	}
+	if st := m.Status(); st != "judge agreement 0% (first 100%), 2 judge anomalies" {
+		t.Errorf("live status %q", st)
+	}
 	rows := rowsOf(t, dir)
 	if len(rows) != 12 {
 		t.Fatalf("%d units with rows, want the 12 prompts' (calibration must not make rows)", len(rows))

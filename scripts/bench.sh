@@ -40,6 +40,7 @@ if [[ -x scripts/bench-novelty.sh ]]; then
 	scripts/bench-novelty.sh 2>/dev/null
 fi
 
+section "Preference judge: cost per pair, cache-friendly vs plain order"; scripts/bench-prefer.sh 2>/dev/null
 section "Export vs DuckDB"
 # shellcheck disable=SC2086
 scripts/bench-export.sh ${EXPORT_ROWS:-100000} 2>/dev/null
