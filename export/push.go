@@ -221,13 +221,33 @@ func plan(files []*localFile, remote map[string]remoteEntry, keepStale bool) (ch
 			local[f.path] = true
 		}
 		for path := range remote {
-			if d, base := filepath.Split(path); isShardDir(strings.TrimSuffix(d, "/")) && shardPattern.MatchString(base) && !local[path] {
+			if d, base := filepath.Split(path); isShardDir(filepath.Base(d)) && shardPattern.MatchString(base) && !local[path] {
 				deleted = append(deleted, path)
 			}
 		}
 		slices.Sort(deleted)
 	}
 	return changed, unchanged, deleted
+}
+
+// recipeStages returns the stage run directories of a recipe's output
+// folder (a folder with recipe-state.json and no run.json of its own),
+// sorted; nil for a run directory.
+func recipeStages(dir string) ([]string, error) {
+	if fileExists(filepath.Join(dir, manifestFile)) || !fileExists(filepath.Join(dir, "recipe-state.json")) {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	stages := []string{}
+	for _, e := range ents {
+		if e.IsDir() && fileExists(filepath.Join(dir, e.Name(), manifestFile)) {
+			stages = append(stages, e.Name())
+		}
+	}
+	return stages, nil
 }
 
 func isShardDir(d string) bool { return d == defaultDataDir || slices.Contains(knownConfigs, d) }
@@ -250,14 +270,29 @@ func localFiles(dir string) ([]*localFile, error) {
 		return nil, fmt.Errorf("no README.md: run `synthkit export %s` first", dir)
 	}
 	paths := []string{"README.md", manifestFile}
-	for _, d := range append([]string{defaultDataDir}, knownConfigs...) {
-		ents, err := os.ReadDir(filepath.Join(dir, d))
-		if err != nil {
-			continue
+	runs := []string{""}
+	if stages, err := recipeStages(dir); err != nil {
+		return nil, err
+	} else if stages != nil {
+		// A recipe's folder: the combined card points into each stage's
+		// run directory, so those go up under the same names.
+		paths, runs = []string{"README.md"}, stages
+	}
+	for _, run := range runs {
+		prefix := ""
+		if run != "" {
+			prefix = run + "/"
+			paths = append(paths, prefix+manifestFile)
 		}
-		for _, e := range ents {
-			if !e.IsDir() && shardPattern.MatchString(e.Name()) {
-				paths = append(paths, d+"/"+e.Name())
+		for _, d := range append([]string{defaultDataDir}, knownConfigs...) {
+			ents, err := os.ReadDir(filepath.Join(dir, run, d))
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if !e.IsDir() && shardPattern.MatchString(e.Name()) {
+					paths = append(paths, prefix+d+"/"+e.Name())
+				}
 			}
 		}
 	}
@@ -265,7 +300,7 @@ func localFiles(dir string) ([]*localFile, error) {
 	var out []*localFile
 	for _, p := range paths {
 		f, err := hashFile(dir, p)
-		if errors.Is(err, os.ErrNotExist) && p == manifestFile {
+		if errors.Is(err, os.ErrNotExist) && filepath.Base(p) == manifestFile {
 			continue
 		}
 		if err != nil {
@@ -667,4 +702,9 @@ func (c *hubClient) doJSONHeaders(ctx context.Context, op, u string, in any, hdr
 	}
 	io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

@@ -30,13 +30,16 @@ func pushCommand() *command {
 		summary: "upload a run directory to the Hugging Face Hub",
 		usage:   "DIR --repo USER/NAME [flags]",
 		long: `Upload an exported run (README.md, run.json and the Parquet files; never the
-journal) to a Hub dataset repository over the Hub's HTTP API, creating the
+journal) or a recipe's output folder (the combined card and every stage's
+run.json and Parquet, under the stage's name) to a Hub dataset repository
+over the Hub's HTTP API, creating the
 repository if needed and skipping files the Hub already has. The token comes
 from HF_TOKEN or the huggingface_hub token file and is never printed or
 written. The folder is also ready for ` + "`hf upload USER/NAME DIR --repo-type dataset`" + `.
 
 EXAMPLES
   synthkit push out/instr --repo me/my-instructions --private
+  synthkit push out/quickstart --repo me/quickstart      # a recipe's folder
 
 ENVIRONMENT
   HF_TOKEN      access token with write permission

@@ -285,7 +285,7 @@ func runStages(ctx context.Context, r *recipe.Recipe, g *globalOptions, o *runOp
 	for _, c := range configs {
 		fmt.Fprintf(out, "  %-32s %7d rows  %s\n", c.Name, c.Rows, c.Paths["train"])
 	}
-	fmt.Fprintf(out, "dataset card: %s\nupload: hf upload USER/NAME %s --repo-type dataset --exclude '*/journal/*' --exclude '*/vectors/*'\n",
+	fmt.Fprintf(out, "dataset card: %s\nupload: synthkit push %[2]s --repo USER/NAME\n   (or: hf upload USER/NAME %[2]s --repo-type dataset --exclude '*/journal/*' --exclude '*/vectors/*')\n",
 		filepath.Join(r.Out, "README.md"), r.Out)
 	return nil
 }
