@@ -155,7 +155,8 @@ func TestAutoConcurrencyRealServers(t *testing.T) {
 		// 3 s, at 8 near 6 s.
 		{"one slot, slow replies (a laptop)", func(t *testing.T) string {
 			return slowSingleSlot(t, ollamatest.Host(t), 16*time.Millisecond)
-		}, 80, [2]int{1, 2}, 70, 2500 * time.Millisecond},
+		}, 100, [2]int{1, 2}, 85, 2500 * time.Millisecond}, // settled after 73 replies once on a machine at load 20
+
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func (e *ModelUnavailableError) Error() string {
 	msg := fmt.Sprintf("%v\nthe run needs %s: pull it where there is internet (synthkit models pull NAME)", e.Err, need)
 	if Offline(e.Err) {
 		// The raw resolver error means little to most users; say it plainly first.
-		msg = fmt.Sprintf("cannot pull %s: the Ollama server cannot reach the model registry (offline?)\n(%v)\npull it where there is internet (synthkit models pull NAME)", need, e.Err)
+		msg = fmt.Sprintf("cannot pull %s: the Ollama server cannot reach the model registry (offline?)\n(%v)\nthe run needs %s: pull it where there is internet (synthkit models pull NAME)", need, e.Err, need)
 	}
 	if len(e.Have) == 0 {
 		return msg + "; this server has no models yet"

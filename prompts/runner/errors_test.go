@@ -16,7 +16,7 @@ func TestModelUnavailableMessage(t *testing.T) {
 		wantNot  []string
 		wantOffl bool
 	}{
-		{"offline with models", dns, []string{"tiny:latest"}, []string{"cannot reach the model registry (offline?)", "use one this server has: tiny:latest", "no such host"}, nil, true},
+		{"offline with models", dns, []string{"tiny:latest"}, []string{"cannot reach the model registry (offline?)", "the run needs qwen2.5:0.5b", "use one this server has: tiny:latest", "no such host"}, nil, true},
 		{"offline no models", dns, nil, []string{"offline?", "this server has no models yet"}, nil, true},
 		{"unknown model", errors.New("pull model manifest: file does not exist"), []string{"a"}, []string{"file does not exist", "use one this server has: a"}, []string{"offline"}, false},
 	}
