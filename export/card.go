@@ -31,7 +31,7 @@ func renderCard(m *Manifest, res *ExportResult, o *ExportOptions) ([]byte, error
 			defRows = c.Rows
 		}
 	}
-	yamlList(&b, "size_categories", []string{sizeCategory(defRows)})
+	yamlList(&b, "size_categories", []string{SizeCategory(defRows)})
 
 	b.WriteString("configs:\n")
 	for _, c := range res.Configs {
@@ -353,8 +353,8 @@ func tagOf(s string) string {
 	return strings.Trim(b.String(), "-")
 }
 
-// sizeCategory maps a row count to the Hub's size_categories value.
-func sizeCategory(n int64) string {
+// SizeCategory maps a row count to the Hub's size_categories value.
+func SizeCategory(n int64) string {
 	bounds := []struct {
 		max   int64
 		label string

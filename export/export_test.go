@@ -486,8 +486,8 @@ func TestExportOptionsAndErrors(t *testing.T) {
 
 func TestSizeCategory(t *testing.T) {
 	for n, want := range map[int64]string{0: "n<1K", 999: "n<1K", 1000: "1K<n<10K", 99_999: "10K<n<100K", 1_000_000: "1M<n<10M"} {
-		if got := sizeCategory(n); got != want {
-			t.Errorf("sizeCategory(%d) = %s, want %s", n, got, want)
+		if got := SizeCategory(n); got != want {
+			t.Errorf("SizeCategory(%d) = %s, want %s", n, got, want)
 		}
 	}
 }

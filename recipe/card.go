@@ -229,7 +229,7 @@ func renderCard(r *Recipe, cards []*stageCard, configs []CardConfig, info []*yam
 		Configs        []config     `yaml:"configs"`
 		DatasetInfo    []*yaml.Node `yaml:"dataset_info,omitempty"`
 	}{PrettyName: r.Name, License: license, TaskCategories: []string{"text-generation"}, Tags: tags,
-		SizeCategories: []string{sizeCategory(defRows)}, DatasetInfo: info}
+		SizeCategories: []string{export.SizeCategory(defRows)}, DatasetInfo: info}
 	for _, c := range configs {
 		cf := config{Name: c.Name, Default: c.Default}
 		for _, split := range slices.Sorted(maps.Keys(c.Paths)) {
@@ -317,19 +317,3 @@ func shellWord(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// sizeCategory maps a row count to the Hub's size_categories value.
-func sizeCategory(n int64) string {
-	bounds := []struct {
-		max   int64
-		label string
-	}{
-		{1_000, "n<1K"}, {10_000, "1K<n<10K"}, {100_000, "10K<n<100K"}, {1_000_000, "100K<n<1M"},
-		{10_000_000, "1M<n<10M"}, {100_000_000, "10M<n<100M"}, {1_000_000_000, "100M<n<1B"},
-	}
-	for _, bd := range bounds {
-		if n < bd.max {
-			return bd.label
-		}
-	}
-	return "1B<n<10B"
-}
