@@ -470,34 +470,19 @@ func choiceLetter(tok string) string {
 // top list gets the smallest listed log-probability, an upper bound of its
 // own. ok is false when no position lists either letter.
 func SoftLabelFromLogprobs(lps []local.TokenLogprob) (p float64, ok bool) {
-	for pos := 0; pos < len(lps) && pos < 4; pos++ {
-		cands := append([]local.TokenLogprob{{Token: lps[pos].Token, Logprob: lps[pos].Logprob}}, lps[pos].Top...)
-		mass := map[string]float64{"A": math.Inf(-1), "B": math.Inf(-1)}
-		floor := math.Inf(1)
-		seen := map[string]bool{}
-		found := false
-		for _, c := range cands {
-			floor = math.Min(floor, c.Logprob)
-			if seen[c.Token] {
-				continue // the sampled token is usually in the top list too
-			}
-			seen[c.Token] = true
-			if l := choiceLetter(c.Token); l != "" {
-				mass[l] = logAddExp(mass[l], c.Logprob)
-				found = true
-			}
+	probs, ok := OptionProbs(lps, 2, func(tok string) int {
+		switch choiceLetter(tok) {
+		case "A":
+			return 0
+		case "B":
+			return 1
 		}
-		if !found {
-			continue
-		}
-		for _, l := range []string{"A", "B"} {
-			if math.IsInf(mass[l], -1) {
-				mass[l] = floor
-			}
-		}
-		return 1 / (1 + math.Exp(mass["B"]-mass["A"])), true
+		return -1
+	})
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return probs[0], true
 }
 
 func logAddExp(a, b float64) float64 {
