@@ -6,7 +6,7 @@
 # prefix), side by side in one run against a private test server. Prints a
 # markdown table for README.
 #
-#   scripts/bench-prefer.sh          # 2 repetitions of each, interleaved
+#   scripts/bench-prefer.sh          # 2 repetitions, each running both orders (alternating which goes first)
 #   COUNT=3 scripts/bench-prefer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,20 +23,19 @@ printf '%s\n\n' "$raw" >&2
 printf '%s\n' "$raw" | awk -v answers=3 '
 function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return 0 }
 {
-	split($1, parts, "/"); mode = parts[2]; sub(/^mode=/, "", mode); order = parts[3]; sub(/^order=/, "", order); sub(/-[0-9]+$/, "", order)
-	k = mode SUBSEP order; n[k]++
-	calls[k] += metric("calls/prompt"); ptok[k] += metric("prompt_tok/prompt"); otok[k] += metric("output_tok/prompt")
-	pairs[k] += metric("pairs/prompt"); rate[k] += metric("prompts/s")
+	split($1, parts, "/"); mode = parts[2]; sub(/^mode=/, "", mode); sub(/-[0-9]+$/, "", mode)
+	n[mode]++
+	calls[mode] += metric("calls/prompt"); ptok[mode] += metric("prompt_tok/prompt"); otok[mode] += metric("output_tok/prompt")
+	pairs[mode] += metric("pairs/prompt"); rc[mode] += metric("cache_prompts/s"); rp[mode] += metric("plain_prompts/s")
 	if (!(mode in seen)) { seen[mode] = 1; modes[++nm] = mode }
 }
 END {
 	print "| mode | judge calls per prompt | judge tokens per prompt (prompt + output) | pairs per prompt, decisive judge (test judge) | judge calls per pair | judge tokens per pair | judged prompts/s, cache-friendly order | same, plain order | cache-friendly / plain |"
 	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= nm; i++) {
-		m = modes[i]; c = m SUBSEP "cache"; p = m SUBSEP "plain"
+		m = modes[i]; k = n[m]
 		ppp = (m == "pairwise") ? answers * (answers - 1) / 2 : 1
-		cl = calls[c] / n[c]; tk = (ptok[c] + otok[c]) / n[c]
-		rc = rate[c] / n[c]; rp = rate[p] / n[p]
-		printf "| %s | %.1f | %.0f + %.0f | %d (%.2f) | %.1f | %.0f | %.3f | %.3f | %.2f× |\n", m, cl, ptok[c]/n[c], otok[c]/n[c], ppp, pairs[c]/n[c], cl/ppp, tk/ppp, rc, rp, (rp > 0 ? rc / rp : 0)
+		cl = calls[m] / k; tk = (ptok[m] + otok[m]) / k; c = rc[m] / k; p = rp[m] / k
+		printf "| %s | %.1f | %.0f + %.0f | %d (%.2f) | %.1f | %.0f | %.3f | %.3f | %.2f× |\n", m, cl, ptok[m]/k, otok[m]/k, ppp, pairs[m]/k, cl/ppp, tk/ppp, c, p, (p > 0 ? c / p : 0)
 	}
 }'
