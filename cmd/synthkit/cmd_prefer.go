@@ -166,7 +166,9 @@ ENVIRONMENT
 }
 
 func runPrefer(ctx context.Context, o *preferOptions, g *globalOptions, args []string, out, errOut io.Writer) error {
-	m, err := o.method(errOut)
+	// Warnings and tables follow --quiet and --log-format json.
+	notes := g.notices(errOut)
+	m, err := o.method(notes)
 	if err != nil {
 		return err
 	}
@@ -174,7 +176,7 @@ func runPrefer(ctx context.Context, o *preferOptions, g *globalOptions, args []s
 		return usagef("prefer takes no arguments (got %q)", args[0])
 	}
 	err = runMethod(ctx, g, &o.gen, m, out, errOut)
-	printTables(errOut, o.gen.out)
+	printTables(notes, o.gen.out)
 	return err
 }
 
