@@ -189,13 +189,9 @@ type constitutionFile struct {
 // trailing "Options:" are stripped: synthkit puts the requests into chat
 // turns of its own.
 func ParseConstitution(name string, data []byte) (*Constitution, error) {
-	doc, err := yamlfile.Node(name, data)
+	top, err := yamlfile.Node(name, data)
 	if err != nil {
 		return nil, err
-	}
-	top := doc
-	if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
-		top = top.Content[0]
 	}
 	if c, ok, err := parsePaperFormat(name, top); ok || err != nil {
 		if err != nil {

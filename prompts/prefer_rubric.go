@@ -90,13 +90,9 @@ func ParseRubric(name string, data []byte) (*Rubric, error) {
 	if err := yamlfile.Decode(name, data, &f); err != nil {
 		return nil, err
 	}
-	doc, err := yamlfile.Node(name, data)
+	top, err := yamlfile.Node(name, data)
 	if err != nil {
 		return nil, err
-	}
-	top := doc
-	if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
-		top = top.Content[0]
 	}
 	keyLine := func(n *yaml.Node, key string) int {
 		if n != nil && n.Kind == yaml.MappingNode {

@@ -70,13 +70,9 @@ func ParseAxes(name string, data []byte) ([]diversity.Axis, error) {
 	if err := yamlfile.Decode(name, data, &f); err != nil {
 		return nil, err
 	}
-	doc, err := yamlfile.Node(name, data)
+	top, err := yamlfile.Node(name, data)
 	if err != nil {
 		return nil, err
-	}
-	top := doc
-	if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
-		top = top.Content[0]
 	}
 	var items []*yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {

@@ -124,9 +124,6 @@ func Parse(name string, data []byte, sets map[string]string) (*Recipe, error) {
 		return nil, flowHint(err, data)
 	}
 	root := deref(doc)
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = deref(root.Content[0])
-	}
 	if root.Kind != yaml.MappingNode {
 		return nil, yamlfile.Errorf(name, root.Line, "a recipe is a mapping with stages: (see `synthkit run --help`)")
 	}

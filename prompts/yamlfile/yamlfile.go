@@ -69,11 +69,16 @@ func Decode(name string, data []byte, v any) error {
 }
 
 // Node parses data into a node tree, for callers that need line numbers
-// of their own checks (duplicate names, a missing score).
+// of their own checks (duplicate names, a missing score). It returns the
+// document's top node (the mapping or list itself), which is what every
+// such check starts from; an empty document is returned as is.
 func Node(name string, data []byte) (*yaml.Node, error) {
 	var n yaml.Node
 	if err := Decode(name, data, &n); err != nil {
 		return nil, err
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0], nil
 	}
 	return &n, nil
 }
